@@ -1,0 +1,2 @@
+//! Python bindings for sanstcp: not built yet (see the bindings/python issue).
+#![forbid(unsafe_code)]
