@@ -1,0 +1,173 @@
+//! Runtime configuration. Every limit lives here, never in a Cargo feature.
+
+use alloc::vec::Vec;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+use crate::ConfigError;
+
+/// The congestion-control algorithm of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CongestionAlgorithm {
+    /// NewReno: RFC 5681 slow start and congestion avoidance, RFC 6582 fast recovery.
+    #[default]
+    NewReno,
+    /// No congestion control: the window is only limited by the peer's receive window.
+    /// For tests and for links the caller knows to be uncongested.
+    None,
+}
+
+/// Configuration of a [`crate::Stack`].
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Key for the keyed hashes: ISNs (RFC 6528), ephemeral ports (RFC 6056), the connection
+    /// table. Keep it secret; the same secret and seed give the same outputs.
+    pub secret: [u8; 16],
+    /// Seed for the stack's pseudo-random choices.
+    pub seed: u64,
+    /// Local IPv4 and IPv6 addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Link MTU in bytes (IP header included).
+    pub mtu: usize,
+    /// Default send buffer per connection, bytes.
+    pub send_buffer: usize,
+    /// Default receive buffer per connection, bytes (the largest window advertised).
+    pub recv_buffer: usize,
+    /// Maximum out-of-order bytes held per connection (reassembly memory bound).
+    pub reassembly_limit: usize,
+    /// Maximum connections in the table (any state).
+    pub max_connections: usize,
+    /// Maximum segment lifetime; TIME_WAIT lasts twice this (RFC 9293 §3.4.2).
+    pub msl: Duration,
+    /// How long FIN_WAIT_2 waits for the peer's FIN after this side closed.
+    pub fin_wait_2_timeout: Duration,
+    /// Delayed-ACK time (RFC 1122 §4.2.3.2, at most 500 ms); zero acknowledges every segment.
+    pub delayed_ack: Duration,
+    /// Initial retransmission timeout (RFC 6298 §2.1).
+    pub rto_initial: Duration,
+    /// Lower bound of the retransmission timeout (RFC 6298 §2.4).
+    pub rto_min: Duration,
+    /// Upper bound of the retransmission timeout (RFC 6298 §2.5).
+    pub rto_max: Duration,
+    /// Retransmissions of one segment before the connection times out.
+    pub max_retries: u32,
+    /// Retransmissions of a SYN or SYN-ACK before the attempt times out.
+    pub syn_retries: u32,
+    /// Keep-alive idle time for new connections; `None` (the default) turns keep-alive off.
+    pub keepalive: Option<Duration>,
+    /// Interval between keep-alive probes (RFC 1122 §4.2.3.6).
+    pub keepalive_interval: Duration,
+    /// Unanswered keep-alive probes before the connection times out.
+    pub keepalive_probes: u32,
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4) for new connections; on by default.
+    pub nagle: bool,
+    /// Congestion control for new connections.
+    pub congestion: CongestionAlgorithm,
+    /// Initial congestion window in segments (RFC 6928: 10).
+    pub initial_window: u32,
+    /// Challenge ACKs sent per second, stack-wide (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
+    /// Hop limit / TTL of outgoing packets.
+    pub hop_limit: u8,
+    /// Ephemeral port range for active opens (RFC 6335: 49152..=65535).
+    pub ephemeral_ports: (u16, u16),
+    /// Verify checksums of incoming packets (turn off only for fuzzing).
+    pub verify_checksums: bool,
+    /// Control packets (RSTs, challenge ACKs, ICMP replies) that may wait for `poll_transmit`.
+    pub control_queue_limit: usize,
+    /// Report every state transition as [`crate::Event::StateChanged`].
+    pub report_state_changes: bool,
+}
+
+impl StackConfig {
+    /// Defaults for a stack with the given addresses, secret and seed.
+    pub fn new(addresses: Vec<IpAddr>, secret: [u8; 16], seed: u64) -> StackConfig {
+        StackConfig {
+            secret,
+            seed,
+            addresses,
+            mtu: 1500,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            reassembly_limit: 256 * 1024,
+            max_connections: 1 << 20,
+            msl: Duration::from_secs(30),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            delayed_ack: Duration::from_millis(40),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(60),
+            max_retries: 12,
+            syn_retries: 6,
+            keepalive: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
+            nagle: true,
+            congestion: CongestionAlgorithm::NewReno,
+            initial_window: 10,
+            challenge_ack_limit: 1000,
+            hop_limit: 64,
+            ephemeral_ports: (49152, 65535),
+            verify_checksums: true,
+            control_queue_limit: 1024,
+            report_state_changes: false,
+        }
+    }
+
+    /// Checks the limits; [`crate::Stack::new`] calls this.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.addresses.is_empty() {
+            return Err(ConfigError::NoAddresses);
+        }
+        let min_mtu = if self.addresses.iter().any(IpAddr::is_ipv6) { 1280 } else { 576 };
+        if self.mtu < min_mtu || self.mtu > 65535 {
+            return Err(ConfigError::BadMtu);
+        }
+        const GIB: usize = 1 << 30;
+        for size in [self.send_buffer, self.recv_buffer] {
+            if size == 0 || size > GIB {
+                return Err(ConfigError::BadBufferSize);
+            }
+        }
+        if self.max_connections == 0
+            || self.max_retries == 0
+            || self.initial_window == 0
+            || self.control_queue_limit == 0
+        {
+            return Err(ConfigError::BadLimit);
+        }
+        if self.ephemeral_ports.0 == 0 || self.ephemeral_ports.0 > self.ephemeral_ports.1 {
+            return Err(ConfigError::BadPortRange);
+        }
+        Ok(())
+    }
+}
+
+/// Options for [`crate::Stack::listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// Accept-queue depth: established connections waiting for `accept`.
+    pub backlog: usize,
+    /// SYN-queue depth: half-open connections (SYN received, handshake not complete).
+    pub syn_backlog: usize,
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions { backlog: 128, syn_backlog: 256 }
+    }
+}
+
+/// Options for [`crate::Stack::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectOptions {
+    /// Local address and port; `None`, an unspecified address or port 0 let the stack choose.
+    pub local: Option<SocketAddr>,
+    /// Turn Nagle's algorithm off for this connection (`TCP_NODELAY`).
+    pub nodelay: bool,
+    /// Send-buffer size; `None` takes the stack default.
+    pub send_buffer: Option<usize>,
+    /// Receive-buffer size; `None` takes the stack default.
+    pub recv_buffer: Option<usize>,
+}

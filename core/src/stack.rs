@@ -1,0 +1,757 @@
+//! The stack: the connection table, listeners with SYN and accept queues, ISNs, ICMP, and the
+//! poll API of DESIGN.md.
+
+mod icmp;
+mod listener;
+#[cfg(feature = "sim")]
+mod sim_node;
+mod table;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::hash::Hasher;
+use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
+
+use crate::hash::{KeyedState, SipHasher};
+use crate::tcp::connection::{ConnParams, Connection, Env, Owner, RateLimiter};
+use crate::tcp::input::Reply;
+use crate::tcp::output::OutSegment;
+use crate::tcp::SeqNumber;
+use crate::wire::{ip_protocol, IpRepr, TcpFlags, TcpOptions, TcpRepr, WireError};
+use crate::{
+    ConfigError, ConnInfo, ConnId, ConnectError, ConnectOptions, DropReason, Event, Input,
+    Instant, ListenError, ListenOptions, ListenerId, RecvError, SendError, StackConfig,
+    StateError, Stats, TcpState,
+};
+use listener::Listeners;
+use table::{ConnTable, FourTuple};
+
+/// One packet written by [`Stack::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Length of the IP packet at the start of the buffer.
+    pub len: usize,
+    /// Source address (one of the stack's).
+    pub src: IpAddr,
+    /// Destination address; the link layer resolves it (or a gateway) to a hardware address.
+    pub dst: IpAddr,
+}
+
+/// A reply the stack sends outside any connection's sequence space.
+#[derive(Debug, Clone)]
+pub(crate) enum Control {
+    /// A RST (RFC 9293 §3.10.7.1) or RST-ACK.
+    Rst { local: SocketAddr, remote: SocketAddr, seq: SeqNumber, ack: Option<SeqNumber> },
+    /// An ICMP or ICMPv6 packet, already serialized after the IP header.
+    Icmp { src: IpAddr, dst: IpAddr, protocol: u8, body: Vec<u8> },
+}
+
+/// What the stack shares with connections while they run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub cfg: StackConfig,
+    pub stats: Stats,
+    pub events: VecDeque<Event>,
+    pub challenge: RateLimiter,
+    pub control: VecDeque<Control>,
+}
+
+impl Shared {
+    fn env(&mut self, now: Instant) -> Env<'_> {
+        Env {
+            now,
+            cfg: &self.cfg,
+            stats: &mut self.stats,
+            events: &mut self.events,
+            challenge: &mut self.challenge,
+        }
+    }
+
+    /// Writes an IP header and `tcp` into `buf`.
+    pub(crate) fn emit_tcp(&mut self, src: IpAddr, dst: IpAddr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Transmit {
+        let ip = IpRepr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: ip_protocol::TCP,
+            payload_len: tcp.segment_len(),
+            hop_limit: self.cfg.hop_limit,
+            ecn: 0,
+        };
+        let h = ip.header_len();
+        ip.emit(&mut buf[..h]);
+        let n = tcp.emit(&mut buf[h..], &src, &dst);
+        self.stats.segments_out += 1;
+        self.stats.packets_out += 1;
+        Transmit { len: h + n, src, dst }
+    }
+
+    /// Queues a control packet, or counts it as suppressed when the queue is full.
+    pub(crate) fn queue_control(&mut self, c: Control) -> bool {
+        if self.control.len() >= self.cfg.control_queue_limit {
+            self.stats.replies_suppressed += 1;
+            return false;
+        }
+        self.control.push_back(c);
+        true
+    }
+}
+
+/// A sans-IO TCP/IP stack. See the crate documentation for the calling convention.
+#[derive(Debug)]
+pub struct Stack {
+    shared: Shared,
+    conns: ConnTable,
+    listeners: Listeners,
+    /// Connections that may have a segment to send.
+    ready: VecDeque<u32>,
+    isn_key: [u64; 2],
+    port_key: [u64; 2],
+    /// RFC 6056 algorithm 3's per-stack counter.
+    port_counter: u32,
+}
+
+fn derive_key(secret: &[u8; 16], domain: u64) -> [u64; 2] {
+    let base = [
+        u64::from_le_bytes(secret[..8].try_into().unwrap_or([0; 8])),
+        u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])),
+    ];
+    let mut a = SipHasher::new(base);
+    a.write_u64(domain);
+    let mut b = SipHasher::new(base);
+    b.write_u64(domain ^ 0x5a5a_5a5a_5a5a_5a5a);
+    [a.finish(), b.finish()]
+}
+
+impl Stack {
+    /// A stack with `config` (validated).
+    pub fn new(config: StackConfig) -> Result<Stack, ConfigError> {
+        config.validate()?;
+        let seeded = |d: u64| derive_key(&config.secret, d ^ config.seed);
+        let table_key = seeded(1);
+        let isn_key = derive_key(&config.secret, 2);
+        let port_key = derive_key(&config.secret, 3);
+        Ok(Stack {
+            conns: ConnTable::new(KeyedState::new(table_key)),
+            listeners: Listeners::default(),
+            ready: VecDeque::new(),
+            isn_key,
+            port_key,
+            port_counter: (config.seed as u32).wrapping_mul(0x9e37_79b9),
+            shared: Shared {
+                cfg: config,
+                stats: Stats::default(),
+                events: VecDeque::new(),
+                challenge: RateLimiter::default(),
+                control: VecDeque::new(),
+            },
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &StackConfig {
+        &self.shared.cfg
+    }
+
+    /// Counters, including drops by reason.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Connections held, in any state (half-open, TIME-WAIT and closed-but-unreleased included).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether `addr` is one of the stack's addresses.
+    pub fn is_local(&self, addr: IpAddr) -> bool {
+        self.shared.cfg.addresses.contains(&addr)
+    }
+
+    // ---- listeners --------------------------------------------------------------------------
+
+    /// Starts listening on `local` (an unspecified address listens on every local address of
+    /// that family).
+    pub fn listen(&mut self, local: SocketAddr, opts: ListenOptions) -> Result<ListenerId, ListenError> {
+        if local.port() == 0 {
+            return Err(ListenError::PortZero);
+        }
+        if opts.backlog == 0 || opts.syn_backlog == 0 {
+            return Err(ListenError::BadBacklog);
+        }
+        if !local.ip().is_unspecified() && !self.is_local(local.ip()) {
+            return Err(ListenError::AddressNotLocal);
+        }
+        self.listeners.add(local, opts)
+    }
+
+    /// Takes the next established connection from a listener's accept queue.
+    pub fn accept(&mut self, listener: ListenerId) -> Option<ConnId> {
+        let id = self.listeners.pop_accepted(listener)?;
+        let index = self.conns.resolve(id)?;
+        let conn = self.conns.get_mut(index)?;
+        conn.owner = Owner::User;
+        Some(id)
+    }
+
+    /// Stops a listener; connections in its queues are reset. Returns false for a stale id.
+    pub fn close_listener(&mut self, now: Instant, listener: ListenerId) -> bool {
+        let Some(pending) = self.listeners.remove(listener) else { return false };
+        for id in pending {
+            if let Some(index) = self.conns.resolve(id) {
+                self.with_conn(now, index, |c, env| c.abort(env));
+            }
+        }
+        self.finish_call();
+        true
+    }
+
+    // ---- connections ------------------------------------------------------------------------
+
+    /// Opens a connection to `remote` (RFC 9293 §3.10.1 active OPEN): the SYN goes out on the
+    /// next `poll_transmit`.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr, opts: ConnectOptions) -> Result<ConnId, ConnectError> {
+        let rip = remote.ip();
+        let bad_v4 = matches!(rip, IpAddr::V4(a) if a.is_broadcast());
+        if remote.port() == 0 || rip.is_unspecified() || rip.is_multicast() || bad_v4 {
+            return Err(ConnectError::BadRemote);
+        }
+        let requested = opts.local.unwrap_or(SocketAddr::new(unspecified_like(rip), 0));
+        let lip = if requested.ip().is_unspecified() {
+            self.shared
+                .cfg
+                .addresses
+                .iter()
+                .copied()
+                .find(|a| a.is_ipv4() == rip.is_ipv4())
+                .ok_or(ConnectError::NoLocalAddress)?
+        } else if self.is_local(requested.ip()) && requested.ip().is_ipv4() == rip.is_ipv4() {
+            requested.ip()
+        } else {
+            return Err(ConnectError::AddressNotLocal);
+        };
+        if self.conns.len() >= self.shared.cfg.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let port = if requested.port() != 0 {
+            let t = FourTuple { local: SocketAddr::new(lip, requested.port()), remote };
+            if self.conns.lookup(&t).is_some() {
+                return Err(ConnectError::AddressInUse);
+            }
+            requested.port()
+        } else {
+            self.ephemeral_port(lip, remote).ok_or(ConnectError::AddressInUse)?
+        };
+        let local = SocketAddr::new(lip, port);
+        let iss = self.isn(now, local, remote);
+        let mut params = self.params(lip);
+        params.nagle = self.shared.cfg.nagle && !opts.nodelay;
+        if let Some(n) = opts.send_buffer {
+            params.send_buffer = n.clamp(1, 1 << 30);
+        }
+        if let Some(n) = opts.recv_buffer {
+            params.recv_buffer = n.clamp(1, 1 << 30);
+        }
+        let id = self.conns.next_id();
+        let conn = Connection::new(id, local, remote, iss, Owner::User, params, &self.shared.cfg, now);
+        let index = self.conns.insert(conn);
+        self.shared.stats.active_opens += 1;
+        self.with_conn(now, index, |c, env| c.set_state(TcpState::SynSent, env));
+        self.finish_call();
+        Ok(id)
+    }
+
+    /// Queues data; returns how much was taken (less than `data.len()` is backpressure; wait
+    /// for [`Event::Writable`]). A full buffer is [`SendError::WouldBlock`].
+    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        let index = self.user_conn(c).ok_or(SendError::InvalidConnection)?;
+        let conn = self.conns.get_mut(index).ok_or(SendError::InvalidConnection)?;
+        let r = conn.send(data);
+        if matches!(r, Ok(n) if n > 0) {
+            self.mark_ready(index);
+        }
+        r
+    }
+
+    /// Reads received data. `Ok(0)` is end of stream (the peer's FIN, after all data);
+    /// [`RecvError::WouldBlock`] means nothing yet.
+    pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let index = self.user_conn(c).ok_or(RecvError::InvalidConnection)?;
+        let conn = self.conns.get_mut(index).ok_or(RecvError::InvalidConnection)?;
+        let r = conn.recv(buf);
+        if conn.ack_now {
+            self.mark_ready(index);
+        }
+        r
+    }
+
+    /// Half-close: a FIN follows the queued data; reading goes on (RFC 9293 §3.10.4).
+    pub fn shutdown(&mut self, now: Instant, c: ConnId) -> Result<(), StateError> {
+        let index = self.user_conn(c).ok_or(StateError::InvalidConnection)?;
+        let r = self.with_conn(now, index, |conn, env| conn.shutdown(env));
+        self.finish_call();
+        r.unwrap_or(Err(StateError::InvalidConnection))
+    }
+
+    /// Graceful close: the stack sends what is queued, then FIN, and frees the connection when
+    /// the close completes. Unread received data turns it into an abort (RFC 2525 §2.17).
+    /// The id is stale afterwards.
+    pub fn close(&mut self, now: Instant, c: ConnId) {
+        if let Some(index) = self.user_conn(c) {
+            self.with_conn(now, index, |conn, env| conn.close(env));
+            self.finish_call();
+        }
+    }
+
+    /// Resets the connection (RFC 9293 §3.10.5): a RST goes out, queued data is dropped.
+    /// The id is stale afterwards.
+    pub fn abort(&mut self, now: Instant, c: ConnId) {
+        if let Some(index) = self.user_conn(c) {
+            self.with_conn(now, index, |conn, env| {
+                conn.abort(env);
+                conn.owner = Owner::Orphan;
+            });
+            self.finish_call();
+        }
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on for a connection (`TCP_NODELAY`).
+    pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), StateError> {
+        let index = self.user_conn(c).ok_or(StateError::InvalidConnection)?;
+        if let Some(conn) = self.conns.get_mut(index) {
+            conn.nagle = !nodelay;
+        }
+        self.mark_ready(index);
+        Ok(())
+    }
+
+    /// Turns keep-alive on with the given idle time, or off (RFC 1122 §4.2.3.6).
+    pub fn set_keepalive(&mut self, now: Instant, c: ConnId, idle: Option<Duration>) -> Result<(), StateError> {
+        let index = self.user_conn(c).ok_or(StateError::InvalidConnection)?;
+        if let Some(conn) = self.conns.get_mut(index) {
+            conn.keepalive = idle;
+            conn.arm_keepalive(now);
+        }
+        self.conns.reschedule(index);
+        self.finish_call();
+        Ok(())
+    }
+
+    /// A snapshot of a connection, or `None` for a stale id.
+    pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
+        let index = self.user_conn(c)?;
+        self.conns.get(index).map(Connection::info)
+    }
+
+    // ---- the poll API -----------------------------------------------------------------------
+
+    /// Processes one incoming IP packet. Never fails: a bad packet is dropped and counted by
+    /// reason, or answered as the RFCs require (RST, challenge ACK, ICMP echo reply).
+    pub fn handle_packet(&mut self, now: Instant, ip_packet: &[u8]) -> Input {
+        self.shared.stats.packets_in += 1;
+        let result = self.dispatch(now, ip_packet);
+        self.finish_call();
+        match result {
+            Ok(()) => Input::Accepted,
+            Err(reason) => {
+                self.shared.stats.count_drop(reason);
+                Input::Dropped(reason)
+            }
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(index) = self.conns.pop_due(now) {
+            self.with_conn(now, index, |c, env| c.handle_timeout(env));
+        }
+        self.finish_call();
+    }
+
+    /// Writes the next outgoing IP packet into `buf` (which should hold the MTU) and describes
+    /// it, or returns `None` when nothing is waiting. Call until `None` after every other call.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if buf.len() < self.shared.cfg.mtu {
+            return None;
+        }
+        if let Some(c) = self.shared.control.pop_front() {
+            return Some(self.emit_control(&c, buf));
+        }
+        while let Some(&index) = self.ready.front() {
+            let seg = match self.conns.get_mut(index) {
+                Some(conn) => conn.poll_segment(now, &self.shared.cfg, &mut self.shared.stats),
+                None => None,
+            };
+            match seg {
+                Some(seg) => {
+                    let t = self.emit_segment(index, &seg, buf);
+                    self.settle(now, index);
+                    self.finish_call();
+                    return t;
+                }
+                None => {
+                    self.ready.pop_front();
+                    if let Some(conn) = self.conns.get_mut(index) {
+                        conn.in_ready_queue = false;
+                    }
+                    self.settle(now, index);
+                }
+            }
+        }
+        self.finish_call();
+        None
+    }
+
+    /// The earliest deadline at which [`Stack::handle_timeout`] has work, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns.next_deadline()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.shared.events.pop_front()
+    }
+
+    // ---- internals --------------------------------------------------------------------------
+
+    /// The slot of a connection the application holds.
+    fn user_conn(&self, c: ConnId) -> Option<u32> {
+        let index = self.conns.resolve(c)?;
+        (self.conns.get(index)?.owner == Owner::User).then_some(index)
+    }
+
+    /// Runs `f` on a connection with the shared environment, then settles it.
+    fn with_conn<R>(&mut self, now: Instant, index: u32, f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R) -> Option<R> {
+        let conn = self.conns.get_mut(index)?;
+        let mut env = self.shared.env(now);
+        let r = f(conn, &mut env);
+        self.settle(now, index);
+        Some(r)
+    }
+
+    fn mark_ready(&mut self, index: u32) {
+        if let Some(conn) = self.conns.get_mut(index) {
+            if !conn.in_ready_queue {
+                conn.in_ready_queue = true;
+                self.ready.push_back(index);
+            }
+        }
+    }
+
+    /// Bookkeeping after anything touched a connection: move a completed passive open to the
+    /// accept queue, free finished connections nobody holds, re-arm timers, queue for output.
+    fn settle(&mut self, now: Instant, index: u32) {
+        let Some(conn) = self.conns.get_mut(index) else { return };
+        conn.arm_persist(now);
+        let id = conn.id();
+        if let Owner::SynQueue(l) = conn.owner {
+            if conn.state.is_synchronized() && conn.outcome.is_none() {
+                conn.owner = Owner::AcceptQueue(l);
+                if self.listeners.established(l, id) {
+                    self.shared.events.push_back(Event::Incoming { listener: l });
+                } else {
+                    // The listener is gone: nobody can accept this connection.
+                    let mut env = self.shared.env(now);
+                    conn.abort(&mut env);
+                }
+            }
+        }
+        let Some(conn) = self.conns.get_mut(index) else { return };
+        if conn.is_finished() {
+            match conn.owner {
+                Owner::SynQueue(l) => {
+                    self.listeners.half_open_gone(l);
+                    self.conns.remove(index);
+                }
+                Owner::AcceptQueue(l) => {
+                    self.listeners.forget(l, id);
+                    self.conns.remove(index);
+                }
+                Owner::Orphan => self.conns.remove(index),
+                // A tombstone keeps the sticky error until the application releases it; its
+                // 4-tuple is free for new connections.
+                Owner::User => self.conns.unlink(index),
+            }
+            return;
+        }
+        self.conns.reschedule(index);
+        self.mark_ready(index);
+    }
+
+    /// End of every public call: drop stale timer entries so `poll_timeout` is exact.
+    fn finish_call(&mut self) {
+        self.conns.prune();
+    }
+
+    fn params(&self, local: IpAddr) -> ConnParams {
+        let cfg = &self.shared.cfg;
+        let overhead: u16 = if local.is_ipv6() { 60 } else { 40 };
+        let mtu = cfg.mtu.min(65535) as u16;
+        ConnParams {
+            send_buffer: cfg.send_buffer,
+            recv_buffer: cfg.recv_buffer,
+            nagle: cfg.nagle,
+            local_mss: mtu.saturating_sub(overhead),
+            mtu,
+            header_overhead: overhead,
+        }
+    }
+
+    /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs
+    /// clock, F SipHash-2-4.
+    fn isn(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNumber {
+        let mut h = SipHasher::new(self.isn_key);
+        hash_tuple(&mut h, local, remote);
+        let m = (now.as_nanos() / 4_000) as u32;
+        SeqNumber((h.finish() as u32).wrapping_add(m))
+    }
+
+    /// RFC 6056 algorithm 3: a keyed hash of (local IP, remote IP, remote port) picks where to
+    /// start in the ephemeral range; a counter moves on after every use.
+    fn ephemeral_port(&mut self, lip: IpAddr, remote: SocketAddr) -> Option<u16> {
+        let (lo, hi) = self.shared.cfg.ephemeral_ports;
+        let count = u32::from(hi - lo) + 1;
+        let mut h = SipHasher::new(self.port_key);
+        hash_tuple(&mut h, SocketAddr::new(lip, 0), remote);
+        let offset = h.finish() as u32;
+        for i in 0..count {
+            let port = lo + ((offset.wrapping_add(self.port_counter).wrapping_add(i)) % count) as u16;
+            let t = FourTuple { local: SocketAddr::new(lip, port), remote };
+            if self.conns.lookup(&t).is_none() && !self.listeners.uses_port(lip, port) {
+                self.port_counter = self.port_counter.wrapping_add(i + 1);
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    fn dispatch(&mut self, now: Instant, packet: &[u8]) -> Result<(), DropReason> {
+        let (ip, payload) = IpRepr::parse(packet).map_err(|e| match e {
+            WireError::Fragmented => DropReason::Fragment,
+            _ => DropReason::BadIpHeader,
+        })?;
+        if !self.is_local(ip.dst_addr) {
+            return Err(DropReason::NotForUs);
+        }
+        match (ip.protocol, ip.src_addr) {
+            (ip_protocol::TCP, _) => self.input_tcp(now, &ip, payload),
+            (ip_protocol::ICMP, IpAddr::V4(_)) => self.input_icmpv4(now, &ip, payload),
+            (ip_protocol::ICMPV6, IpAddr::V6(_)) => self.input_icmpv6(now, &ip, payload),
+            _ => Err(DropReason::UnsupportedProtocol),
+        }
+    }
+
+    fn input_tcp(&mut self, now: Instant, ip: &IpRepr, payload: &[u8]) -> Result<(), DropReason> {
+        let seg = TcpRepr::parse(payload, &ip.src_addr, &ip.dst_addr, self.shared.cfg.verify_checksums)
+            .map_err(|e| match e {
+                WireError::BadChecksum => DropReason::BadChecksum,
+                _ => DropReason::MalformedTcp,
+            })?;
+        self.shared.stats.segments_in += 1;
+        if !is_unicast(ip.src_addr) {
+            return Err(DropReason::BadAddress);
+        }
+        let tuple = FourTuple {
+            local: SocketAddr::new(ip.dst_addr, seg.dst_port),
+            remote: SocketAddr::new(ip.src_addr, seg.src_port),
+        };
+        if let Some(index) = self.conns.lookup(&tuple) {
+            if !self.time_wait_reuse(now, index, &seg) {
+                return self.input_conn(now, index, &seg);
+            }
+        }
+        if let Some(l) = self.listeners.find(tuple.local) {
+            return self.input_listen(now, l, tuple, &seg);
+        }
+        self.reply_rst(tuple, &seg);
+        Err(DropReason::NoConnection)
+    }
+
+    /// RFC 9293 §3.10.7.4 / RFC 6191: a new SYN with a higher sequence number may end a
+    /// TIME-WAIT connection so that a listener can take it.
+    fn time_wait_reuse(&mut self, now: Instant, index: u32, seg: &TcpRepr<'_>) -> bool {
+        let Some(conn) = self.conns.get_mut(index) else { return false };
+        let syn_only = seg.flags.contains(TcpFlags::SYN) && !seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST);
+        if conn.state != TcpState::TimeWait || !syn_only || SeqNumber(seg.seq) <= conn.rcv_nxt {
+            return false;
+        }
+        if self.listeners.find(conn.local).is_none() {
+            return false;
+        }
+        let mut env = self.shared.env(now);
+        conn.finish(crate::CloseReason::Normal, &mut env);
+        self.settle(now, index);
+        self.conns.unlink(index);
+        true
+    }
+
+    fn input_conn(&mut self, now: Instant, index: u32, seg: &TcpRepr<'_>) -> Result<(), DropReason> {
+        let Some(conn) = self.conns.get_mut(index) else { return Err(DropReason::NoConnection) };
+        // A handshake that would complete into a full accept queue is dropped; the peer
+        // retransmits (as Linux does with tcp_abort_on_overflow off).
+        if let Owner::SynQueue(l) = conn.owner {
+            let completes = conn.state == TcpState::SynReceived
+                && seg.flags.contains(TcpFlags::ACK)
+                && !seg.flags.intersects(TcpFlags::RST | TcpFlags::SYN);
+            if completes && self.listeners.accept_queue_full(l) {
+                return Err(DropReason::AcceptQueueFull);
+            }
+        }
+        let tuple = FourTuple { local: conn.local, remote: conn.remote };
+        let result = self
+            .with_conn(now, index, |c, env| c.handle_segment(seg, env))
+            .unwrap_or(Err((DropReason::NoConnection, None)));
+        match result {
+            Ok(()) => Ok(()),
+            Err((reason, reply)) => {
+                if let Some(Reply::Rst { seq }) = reply {
+                    self.queue_rst(tuple, seq, None);
+                }
+                Err(reason)
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2: a segment for a listener.
+    fn input_listen(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>) -> Result<(), DropReason> {
+        let f = seg.flags;
+        if f.contains(TcpFlags::RST) {
+            return Err(DropReason::InvalidFlags);
+        }
+        if f.contains(TcpFlags::ACK) {
+            self.queue_rst(tuple, SeqNumber(seg.ack), None);
+            return Err(DropReason::NoConnection);
+        }
+        if !f.contains(TcpFlags::SYN) {
+            return Err(DropReason::InvalidFlags);
+        }
+        if !self.listeners.has_syn_room(l) {
+            return Err(DropReason::SynQueueFull);
+        }
+        if self.conns.len() >= self.shared.cfg.max_connections {
+            return Err(DropReason::TooManyConnections);
+        }
+        let iss = self.isn(now, tuple.local, tuple.remote);
+        let params = self.params(tuple.local.ip());
+        let id = self.conns.next_id();
+        let mut conn = Connection::new(id, tuple.local, tuple.remote, iss, Owner::SynQueue(l), params, &self.shared.cfg, now);
+        {
+            let mut env = self.shared.env(now);
+            let seq = SeqNumber(seg.seq);
+            conn.irs = seq;
+            conn.rcv_nxt = seq + 1u32;
+            conn.rcv_adv = conn.rcv_nxt;
+            conn.apply_syn_options(seg, &mut env);
+            conn.snd_wnd = u32::from(seg.window);
+            conn.max_snd_wnd = conn.snd_wnd;
+            conn.snd_wl1 = seq;
+            conn.snd_wl2 = iss;
+            conn.set_state(TcpState::SynReceived, &mut env);
+        }
+        self.listeners.half_open_added(l);
+        self.shared.stats.passive_opens += 1;
+        let index = self.conns.insert(conn);
+        self.settle(now, index);
+        Ok(())
+    }
+
+    /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST (never a RST to a RST).
+    fn reply_rst(&mut self, tuple: FourTuple, seg: &TcpRepr<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.queue_rst(tuple, SeqNumber(seg.ack), None);
+        } else {
+            let len = seg.payload.len() as u32
+                + u32::from(seg.flags.contains(TcpFlags::SYN))
+                + u32::from(seg.flags.contains(TcpFlags::FIN));
+            self.queue_rst(tuple, SeqNumber(0), Some(SeqNumber(seg.seq) + len));
+        }
+    }
+
+    fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNumber, ack: Option<SeqNumber>) {
+        self.shared.queue_control(Control::Rst { local: tuple.local, remote: tuple.remote, seq, ack });
+    }
+
+    fn emit_control(&mut self, c: &Control, buf: &mut [u8]) -> Transmit {
+        match c {
+            Control::Rst { local, remote, seq, ack } => {
+                let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
+                let tcp = TcpRepr {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq: seq.0,
+                    ack: ack.map_or(0, |a| a.0),
+                    flags,
+                    window: 0,
+                    urgent: 0,
+                    options: TcpOptions::default(),
+                    payload: &[],
+                };
+                self.shared.stats.resets_out += 1;
+                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, buf)
+            }
+            Control::Icmp { src, dst, protocol, body } => {
+                let ip = IpRepr {
+                    src_addr: *src,
+                    dst_addr: *dst,
+                    protocol: *protocol,
+                    payload_len: body.len(),
+                    hop_limit: self.shared.cfg.hop_limit,
+                    ecn: 0,
+                };
+                let h = ip.header_len();
+                ip.emit(&mut buf[..h]);
+                buf[h..h + body.len()].copy_from_slice(body);
+                self.shared.stats.packets_out += 1;
+                Transmit { len: h + body.len(), src: *src, dst: *dst }
+            }
+        }
+    }
+
+    fn emit_segment(&mut self, index: u32, seg: &OutSegment, buf: &mut [u8]) -> Option<Transmit> {
+        let conn = self.conns.get(index)?;
+        let tcp = TcpRepr {
+            src_port: conn.local.port(),
+            dst_port: conn.remote.port(),
+            seq: seg.seq.0,
+            ack: seg.ack.0,
+            flags: seg.flags,
+            window: seg.window,
+            urgent: 0,
+            options: seg.options,
+            payload: conn.send.slice(seg.offset, seg.len),
+        };
+        if seg.flags.contains(TcpFlags::RST) {
+            self.shared.stats.resets_out += 1;
+        }
+        let (src, dst) = (conn.local.ip(), conn.remote.ip());
+        Some(self.shared.emit_tcp(src, dst, &tcp, buf))
+    }
+
+}
+
+fn unspecified_like(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V4(_) => IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+fn is_unicast(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
+}
+
+fn hash_tuple(h: &mut SipHasher, local: SocketAddr, remote: SocketAddr) {
+    for a in [local, remote] {
+        match a.ip() {
+            IpAddr::V4(v4) => h.write(&v4.octets()),
+            IpAddr::V6(v6) => h.write(&v6.octets()),
+        }
+        h.write(&a.port().to_be_bytes());
+    }
+}

@@ -1,0 +1,171 @@
+//! The connection table: generational slots, a keyed 4-tuple hash map, and a timer heap with
+//! lazy invalidation.
+
+use alloc::collections::BinaryHeap;
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+use core::net::SocketAddr;
+
+use hashbrown::HashMap;
+
+use crate::hash::KeyedState;
+use crate::tcp::connection::Connection;
+use crate::{ConnId, Instant};
+
+/// The 4-tuple that names a connection (RFC 9293 §3.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FourTuple {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    conn: Option<Connection>,
+}
+
+/// Connections by slot index and by 4-tuple, with their timers.
+#[derive(Debug)]
+pub(crate) struct ConnTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_tuple: HashMap<FourTuple, u32, KeyedState>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    live: usize,
+}
+
+impl ConnTable {
+    pub fn new(hasher: KeyedState) -> ConnTable {
+        ConnTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_tuple: HashMap::with_hasher(hasher),
+            timers: BinaryHeap::new(),
+            live: 0,
+        }
+    }
+
+    /// Connections held (any state, tombstones included).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// The id the next inserted connection will get.
+    pub fn next_id(&self) -> ConnId {
+        match self.free.last() {
+            Some(&index) => ConnId { index, generation: self.slots[index as usize].generation },
+            None => ConnId { index: self.slots.len() as u32, generation: 0 },
+        }
+    }
+
+    /// Inserts a connection built with [`ConnTable::next_id`].
+    pub fn insert(&mut self, conn: Connection) -> u32 {
+        let tuple = FourTuple { local: conn.local, remote: conn.remote };
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        debug_assert_eq!(conn.id.index, index);
+        self.slots[index as usize].conn = Some(conn);
+        self.by_tuple.insert(tuple, index);
+        self.live += 1;
+        index
+    }
+
+    /// Frees a slot; its id becomes stale.
+    pub fn remove(&mut self, index: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize) else { return };
+        if let Some(conn) = slot.conn.take() {
+            let tuple = FourTuple { local: conn.local, remote: conn.remote };
+            if self.by_tuple.get(&tuple) == Some(&index) {
+                self.by_tuple.remove(&tuple);
+            }
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(index);
+            self.live -= 1;
+        }
+    }
+
+    /// Takes a connection's 4-tuple out of the lookup map (it stays in its slot).
+    pub fn unlink(&mut self, index: u32) {
+        if let Some(conn) = self.get(index) {
+            let tuple = FourTuple { local: conn.local, remote: conn.remote };
+            if self.by_tuple.get(&tuple) == Some(&index) {
+                self.by_tuple.remove(&tuple);
+            }
+        }
+    }
+
+    pub fn lookup(&self, tuple: &FourTuple) -> Option<u32> {
+        self.by_tuple.get(tuple).copied()
+    }
+
+    pub fn get(&self, index: u32) -> Option<&Connection> {
+        self.slots.get(index as usize)?.conn.as_ref()
+    }
+
+    pub fn get_mut(&mut self, index: u32) -> Option<&mut Connection> {
+        self.slots.get_mut(index as usize)?.conn.as_mut()
+    }
+
+    /// The slot of `id` if it is current.
+    pub fn resolve(&self, id: ConnId) -> Option<u32> {
+        let slot = self.slots.get(id.index as usize)?;
+        (slot.generation == id.generation && slot.conn.is_some()).then_some(id.index)
+    }
+
+    /// Puts the connection's next deadline on the heap if it changed.
+    pub fn reschedule(&mut self, index: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize) else { return };
+        let generation = slot.generation;
+        let Some(conn) = slot.conn.as_mut() else { return };
+        let deadline = conn.next_deadline();
+        if deadline != conn.scheduled {
+            conn.scheduled = deadline;
+            if let Some(d) = deadline {
+                self.timers.push(Reverse((d, index, generation)));
+            }
+        }
+    }
+
+    /// Pops the next timer entry due at or before `now` that is still current.
+    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
+        while let Some(&Reverse((d, index, generation))) = self.timers.peek() {
+            if d > now {
+                return None;
+            }
+            self.timers.pop();
+            if self.is_current(d, index, generation) {
+                if let Some(conn) = self.get_mut(index) {
+                    conn.scheduled = None;
+                }
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    fn is_current(&self, d: Instant, index: u32, generation: u32) -> bool {
+        let Some(slot) = self.slots.get(index as usize) else { return false };
+        slot.generation == generation && slot.conn.as_ref().is_some_and(|c| c.scheduled == Some(d))
+    }
+
+    /// Drops stale entries from the top of the heap so that `next_deadline` is exact.
+    pub fn prune(&mut self) {
+        while let Some(&Reverse((d, index, generation))) = self.timers.peek() {
+            if self.is_current(d, index, generation) {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// The earliest timer deadline (exact after [`ConnTable::prune`]).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((d, _, _))| *d)
+    }
+}

@@ -1,0 +1,489 @@
+//! Segment arrival (RFC 9293 §3.10.7): SYN-SENT processing, then for the other states the
+//! sequence check, RST, SYN, ACK, text and FIN steps in the RFC's order.
+
+use super::buffer::InsertOutcome;
+use super::congestion::RecoveryAction;
+use super::connection::{Connection, Env, Owner};
+use super::seq::SeqNumber;
+use super::state::TcpState;
+use crate::wire::{TcpFlags, TcpRepr};
+use crate::{CloseReason, DropReason, Event};
+
+/// A reply the connection wants sent right away, outside its own sequence space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// `<SEQ=seq><CTL=RST>`.
+    Rst {
+        /// Sequence number of the RST.
+        seq: SeqNumber,
+    },
+}
+
+/// What happened to a segment handed to [`Connection::handle_segment`].
+pub type SegmentResult = Result<(), (DropReason, Option<Reply>)>;
+
+impl Connection {
+    /// Processes one segment addressed to this connection.
+    pub(crate) fn handle_segment(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) -> SegmentResult {
+        self.last_recv = env.now;
+        self.keepalive_unanswered = 0;
+        match self.state {
+            TcpState::Closed | TcpState::Listen => Err((DropReason::NoConnection, None)),
+            TcpState::SynSent => self.on_syn_sent(seg, env),
+            _ => self.on_synchronized(seg, env),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3, with the RFC 5961 §3 rule that a RST is valid only if it acknowledges
+    /// our SYN.
+    fn on_syn_sent(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) -> SegmentResult {
+        let f = seg.flags;
+        let ack = SeqNumber(seg.ack);
+        if f.contains(TcpFlags::ACK) && (ack <= self.iss || ack > self.snd_max) {
+            if f.contains(TcpFlags::RST) {
+                return Err((DropReason::BadAck, None));
+            }
+            return Err((DropReason::BadAck, Some(Reply::Rst { seq: ack })));
+        }
+        if f.contains(TcpFlags::RST) {
+            if f.contains(TcpFlags::ACK) {
+                env.stats.resets_in += 1;
+                self.finish(CloseReason::Refused, env);
+                return Ok(());
+            }
+            return Err((DropReason::RstOutOfWindow, None));
+        }
+        if !f.contains(TcpFlags::SYN) {
+            return Err((DropReason::InvalidFlags, None));
+        }
+        let seq = SeqNumber(seg.seq);
+        self.irs = seq;
+        self.rcv_nxt = seq + 1u32;
+        self.rcv_adv = self.rcv_nxt;
+        self.apply_syn_options(seg, env);
+        if f.contains(TcpFlags::ACK) {
+            // Our SYN is acknowledged: ESTABLISHED.
+            self.snd_una = ack;
+            self.rtt.on_ack(ack, env.now);
+            self.retries = 0;
+            self.rtx_deadline = None;
+            self.update_window(seq, ack, seg.window, true);
+            self.set_state(TcpState::Established, env);
+            self.ack_now = true;
+            env.event(Event::Connected { conn: self.id });
+            self.arm_keepalive(env.now);
+            self.receive_text_and_fin(seg, seq + 1u32, env)
+        } else {
+            // Simultaneous open (RFC 9293 §3.5, figure 8): answer with SYN-ACK, same ISS.
+            self.set_state(TcpState::SynReceived, env);
+            self.snd_nxt = self.iss;
+            self.snd_wnd = u32::from(seg.window);
+            self.snd_wl1 = seq;
+            Ok(())
+        }
+    }
+
+    /// Reads MSS and window scale from a SYN (RFC 9293 §3.7.1, RFC 7323 §2.2).
+    pub(crate) fn apply_syn_options(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) {
+        self.peer_mss = seg.options.mss.unwrap_or(536).max(64);
+        // Window scaling is on only when both SYNs carry the option (RFC 7323 §1.3); we always
+        // offer it, so the peer's SYN decides.
+        match seg.options.window_scale {
+            Some(shift) => {
+                self.snd_wscale = shift.min(14);
+                self.wscale_ok = true;
+            }
+            None => {
+                self.wscale_ok = false;
+                self.snd_wscale = 0;
+            }
+        }
+        if !self.wscale_ok {
+            self.rcv_wscale = 0;
+        }
+        self.update_mss();
+        self.cc = super::congestion::Congestion::new(
+            env.cfg.congestion,
+            u32::from(self.mss),
+            env.cfg.initial_window,
+        );
+    }
+
+    /// RFC 9293 §3.10.7.4 for SYN-RECEIVED and the synchronized states.
+    fn on_synchronized(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) -> SegmentResult {
+        let f = seg.flags;
+        let mut seq = SeqNumber(seg.seq);
+        let mut payload = seg.payload;
+        let mut fin = f.contains(TcpFlags::FIN);
+
+        // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost, send it again.
+        if self.state == TcpState::SynReceived
+            && f.contains(TcpFlags::SYN)
+            && !f.contains(TcpFlags::ACK)
+            && seq == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return Ok(());
+        }
+
+        // First: the sequence number (acceptability test, RFC 9293 §3.10.7.4 table).
+        let wnd = self.rcv_adv.since(self.rcv_nxt);
+        let seg_len = payload.len() as u32 + u32::from(f.contains(TcpFlags::SYN)) + u32::from(fin);
+        let acceptable = if seg_len == 0 {
+            if wnd == 0 {
+                seq == self.rcv_nxt
+            } else {
+                seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+            }
+        } else if wnd == 0 {
+            false
+        } else {
+            seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+                || (seq + (seg_len - 1)).in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+        };
+        let zero_window_probe = !acceptable && wnd == 0 && seq == self.rcv_nxt;
+        if !acceptable && !zero_window_probe {
+            if f.contains(TcpFlags::RST) {
+                return Err((DropReason::RstOutOfWindow, None));
+            }
+            if self.state == TcpState::TimeWait && fin {
+                // A retransmitted FIN: acknowledge it and restart the 2·MSL timer.
+                self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+            }
+            self.ack_now = true;
+            return Err((DropReason::OutOfWindow, None));
+        }
+
+        // Second: RST (RFC 5961 §3.2: only an exact match resets).
+        if f.contains(TcpFlags::RST) {
+            if seq != self.rcv_nxt {
+                self.challenge_ack(env);
+                return Err((DropReason::RstInWindow, None));
+            }
+            env.stats.resets_in += 1;
+            self.on_reset(env);
+            return Ok(());
+        }
+
+        // Trim to the window: bytes before RCV.NXT, then bytes past the right edge.
+        if zero_window_probe {
+            payload = &[];
+            fin = false;
+        }
+        let mut syn = f.contains(TcpFlags::SYN);
+        if seq < self.rcv_nxt {
+            let mut skip = self.rcv_nxt.since(seq);
+            if syn {
+                syn = false;
+                skip -= 1;
+                seq += 1;
+            }
+            let cut = (skip as usize).min(payload.len());
+            payload = &payload[cut..];
+            seq += cut as u32;
+            if skip as usize > cut {
+                // The FIN itself is old too.
+                fin = false;
+            }
+        }
+        let room = (self.rcv_nxt + wnd).since(seq) as usize;
+        if payload.len() > room {
+            payload = &payload[..room];
+            fin = false;
+        }
+
+        // Fourth: SYN in a synchronized state (RFC 5961 §4): challenge ACK.
+        if syn {
+            self.challenge_ack(env);
+            return Err((DropReason::SynOnSynchronized, None));
+        }
+
+        // Fifth: ACK.
+        if !f.contains(TcpFlags::ACK) {
+            return Err((DropReason::InvalidFlags, None));
+        }
+        let ack = SeqNumber(seg.ack);
+        if self.state == TcpState::SynReceived {
+            if ack <= self.snd_una || ack > self.snd_max {
+                return Err((DropReason::BadAck, Some(Reply::Rst { seq: ack })));
+            }
+            self.update_window(seq, ack, seg.window, false);
+            self.set_state(TcpState::Established, env);
+            if self.owner == Owner::User {
+                // Simultaneous open completes an active open.
+                env.event(Event::Connected { conn: self.id });
+            }
+            self.arm_keepalive(env.now);
+        }
+        if let Err(reason) = self.process_ack(seq, ack, seg, payload.len(), fin, env) {
+            return Err((reason, None));
+        }
+        if self.state == TcpState::Closed {
+            return Ok(());
+        }
+        if self.state == TcpState::TimeWait && fin {
+            self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+        }
+
+        // Seventh and eighth: text and FIN.
+        let mut trimmed = *seg;
+        trimmed.payload = payload;
+        trimmed.flags = if fin { seg.flags } else { TcpFlags(seg.flags.0 & !TcpFlags::FIN.0) };
+        self.receive_text_and_fin(&trimmed, seq, env)
+    }
+
+    /// The ACK step for SYN-RECEIVED (after it became ESTABLISHED) and later states.
+    fn process_ack(
+        &mut self,
+        seq: SeqNumber,
+        ack: SeqNumber,
+        seg: &TcpRepr<'_>,
+        data_len: usize,
+        fin: bool,
+        env: &mut Env<'_>,
+    ) -> Result<(), DropReason> {
+        // RFC 5961 §5: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.MAX.
+        if ack > self.snd_max {
+            self.ack_now = true;
+            return Err(DropReason::BadAck);
+        }
+        if ack < self.snd_una - self.max_snd_wnd.max(1) {
+            self.challenge_ack(env);
+            return Err(DropReason::BadAck);
+        }
+        let window_before = self.snd_wnd;
+        if ack > self.snd_una {
+            self.on_new_ack(ack, env);
+        } else if ack == self.snd_una
+            && data_len == 0
+            && !fin
+            && self.snd_max > self.snd_una
+            && u32::from(seg.window) << self.snd_wscale == window_before
+        {
+            // Duplicate ACK (RFC 5681 §2).
+            if self.cc.on_dupack(self.snd_una, self.snd_max, self.flight_size())
+                == RecoveryAction::RetransmitFirst
+            {
+                env.stats.fast_retransmits += 1;
+                self.rtx_first = true;
+                self.rtt.cancel_timing();
+            }
+        }
+        if ack >= self.snd_una {
+            self.update_window(seq, ack, seg.window, false);
+        }
+
+        // State-specific ACK processing (RFC 9293 §3.10.7.4, fifth step).
+        match self.state {
+            TcpState::FinWait1 if self.fin_acked() => {
+                self.set_state(TcpState::FinWait2, env);
+                if self.owner == Owner::Orphan {
+                    self.linger_deadline = Some(env.now + env.cfg.fin_wait_2_timeout);
+                }
+            }
+            TcpState::Closing if self.fin_acked() => self.enter_time_wait(env),
+            TcpState::LastAck if self.fin_acked() => self.finish(CloseReason::Normal, env),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// SND.UNA advances to `ack`: free acknowledged data, feed RTT and congestion control,
+    /// restart the retransmission timer (RFC 6298 §5.2–5.3).
+    fn on_new_ack(&mut self, ack: SeqNumber, env: &mut Env<'_>) {
+        let flight = self.flight_size();
+        let acked = ack.since(self.snd_una);
+        // SYN, data and FIN share the sequence space; only data sits in the send queue.
+        let data_acked = (ack.since(self.send_seq) as usize).min(self.send.len());
+        self.send.consume(data_acked);
+        self.send_seq += data_acked as u32;
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        self.rtt.on_ack(ack, env.now);
+        self.rtt.reset_backoff();
+        self.retries = 0;
+        self.persist_backoff = 0;
+        if self.cc.on_ack(acked, ack, flight) == RecoveryAction::RetransmitFirst {
+            self.rtx_first = true;
+        }
+        self.rtx_deadline = if self.snd_una == self.snd_max {
+            None
+        } else {
+            Some(env.now + self.rtt.rto())
+        };
+        if self.writable_wanted && self.send.free() > 0 && !self.fin_queued {
+            self.writable_wanted = false;
+            env.event(Event::Writable { conn: self.id });
+        }
+    }
+
+    /// Updates SND.WND per RFC 9293 §3.10.7.4 (SND.WL1/SND.WL2 rule).
+    fn update_window(&mut self, seq: SeqNumber, ack: SeqNumber, window: u16, syn: bool) {
+        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) || syn {
+            let shift = if syn { 0 } else { self.snd_wscale };
+            self.snd_wnd = u32::from(window) << shift;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            if self.snd_wnd > 0 {
+                self.persist_deadline = None;
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    /// The RST step: RFC 9293 §3.10.7.4 "second", per state.
+    fn on_reset(&mut self, env: &mut Env<'_>) {
+        match self.state {
+            TcpState::SynReceived if matches!(self.owner, Owner::SynQueue(_)) => {
+                // A passive open goes back to LISTEN: the half-open connection just disappears.
+                self.finish(CloseReason::Refused, env);
+            }
+            TcpState::SynReceived => self.finish(CloseReason::Refused, env),
+            // RFC 1337: ignore RSTs in TIME-WAIT rather than let them cut it short.
+            TcpState::TimeWait => {}
+            _ => self.finish(CloseReason::Reset, env),
+        }
+    }
+
+    /// Sends a challenge ACK if the stack-wide limit allows (RFC 5961 §7).
+    pub(crate) fn challenge_ack(&mut self, env: &mut Env<'_>) {
+        if env.challenge.allow(env.now, env.cfg.challenge_ack_limit) {
+            env.stats.challenge_acks += 1;
+            self.ack_now = true;
+        } else {
+            env.stats.challenge_acks_suppressed += 1;
+        }
+    }
+
+    /// The text and FIN steps: in-order data to the receive queue, out-of-order data to the
+    /// reassembly queue, ACK policy (RFC 1122 §4.2.3.2, RFC 5681 §4.2), FIN per state.
+    fn receive_text_and_fin(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        seq: SeqNumber,
+        env: &mut Env<'_>,
+    ) -> SegmentResult {
+        let payload = seg.payload;
+        let fin = seg.flags.contains(TcpFlags::FIN);
+        let mut result = Ok(());
+        if !payload.is_empty() {
+            if !self.state.can_receive() || self.fin_received {
+                self.ack_now = true;
+                return Err((DropReason::DataAfterFin, None));
+            }
+            if self.owner == Owner::Orphan {
+                // Nobody will read it: reset, as Linux does for data after close().
+                self.abort(env);
+                return Err((DropReason::DataAfterFin, None));
+            }
+            if seq == self.rcv_nxt {
+                let n = self.recv.push(payload);
+                self.rcv_nxt += n as u32;
+                env.stats.bytes_received += n as u64;
+                let filled_hole = !self.reasm.is_empty();
+                if filled_hole {
+                    let recv = &mut self.recv;
+                    let mut got = 0u64;
+                    self.rcv_nxt = self.reasm.pop_ready(self.rcv_nxt, |d| {
+                        got += recv.push(d) as u64;
+                    });
+                    env.stats.bytes_received += got;
+                    // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
+                    self.ack_now = true;
+                }
+                self.unacked_bytes = self.unacked_bytes.saturating_add(n as u32);
+                if self.unacked_bytes >= 2 * u32::from(self.local_mss) || env.cfg.delayed_ack.is_zero() {
+                    self.ack_now = true;
+                } else if self.delack_deadline.is_none() {
+                    self.delack_deadline = Some(env.now + env.cfg.delayed_ack);
+                }
+                if !self.readable_notified {
+                    self.readable_notified = true;
+                    env.event(Event::Readable { conn: self.id });
+                }
+            } else {
+                // Out of order: keep it, and send a duplicate ACK at once (RFC 5681 §4.2).
+                self.ack_now = true;
+                if self.reasm.insert(seq, payload) == InsertOutcome::Full {
+                    result = Err((DropReason::ReassemblyFull, None));
+                }
+            }
+        }
+        if fin {
+            let fin_seq = seq + payload.len();
+            if fin_seq == self.rcv_nxt {
+                self.accept_fin(env);
+            } else if fin_seq > self.rcv_nxt {
+                self.pending_fin = Some(fin_seq);
+                self.ack_now = true;
+            }
+        } else if self.pending_fin == Some(self.rcv_nxt) {
+            self.accept_fin(env);
+        }
+        result
+    }
+
+    /// Our peer's FIN is in order: RFC 9293 §3.10.7.4 "eighth".
+    fn accept_fin(&mut self, env: &mut Env<'_>) {
+        if self.fin_received {
+            return;
+        }
+        self.pending_fin = None;
+        self.fin_received = true;
+        self.rcv_nxt += 1u32;
+        self.ack_now = true;
+        env.event(Event::PeerClosed { conn: self.id });
+        match self.state {
+            TcpState::SynReceived | TcpState::Established => self.set_state(TcpState::CloseWait, env),
+            TcpState::FinWait1 => {
+                if self.fin_acked() {
+                    self.enter_time_wait(env);
+                } else {
+                    self.set_state(TcpState::Closing, env);
+                }
+            }
+            TcpState::FinWait2 => self.enter_time_wait(env),
+            _ => {}
+        }
+    }
+
+    /// TIME-WAIT: wait 2·MSL (RFC 9293 §3.4.2), all other timers off.
+    pub(crate) fn enter_time_wait(&mut self, env: &mut Env<'_>) {
+        self.set_state(TcpState::TimeWait, env);
+        self.rtx_deadline = None;
+        self.persist_deadline = None;
+        self.keepalive_deadline = None;
+        self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+    }
+
+    /// Applies an ICMP error that quoted one of our segments with sequence number `seq`
+    /// (RFC 5927 §4.1: only if it lies in SND.UNA..SND.MAX). `mtu` is set for "fragmentation
+    /// needed" / "packet too big" (RFC 1191, RFC 8201).
+    pub(crate) fn handle_icmp_error(&mut self, seq: SeqNumber, kind: (u8, u8), mtu: Option<u16>) -> bool {
+        let valid = if self.snd_una == self.snd_max {
+            seq == self.snd_una
+        } else {
+            seq.in_range(self.snd_una, self.snd_max)
+        };
+        if !valid {
+            return false;
+        }
+        match mtu {
+            Some(mtu) => {
+                let floor = if self.header_overhead >= 60 { 1280 } else { 576 };
+                let mtu = mtu.max(floor);
+                if mtu < self.mtu {
+                    self.mtu = mtu;
+                    self.update_mss();
+                    // Resend what was lost to the smaller MTU, without a congestion response.
+                    self.rtx_first = self.snd_max > self.snd_una;
+                }
+            }
+            None => self.soft_error = Some(kind),
+        }
+        true
+    }
+}

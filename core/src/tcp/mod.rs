@@ -1,0 +1,15 @@
+//! One TCP connection, split by concern: sequence arithmetic, byte queues, RTT/RTO, congestion
+//! control, input per state, output generation and timers.
+
+pub mod buffer;
+pub mod congestion;
+pub(crate) mod connection;
+pub(crate) mod input;
+pub(crate) mod output;
+pub mod rtt;
+pub mod seq;
+mod state;
+pub(crate) mod timers;
+
+pub use seq::SeqNumber;
+pub use state::{ConnInfo, TcpState};

@@ -1,0 +1,248 @@
+//! Segment output: what the connection sends next, if anything. Covers SYN and SYN-ACK, data
+//! under the peer's window and the congestion window, Nagle and sender-side silly window
+//! avoidance (RFC 1122 §4.2.3.4), FIN, retransmissions, probes, ACKs and window updates.
+
+use super::connection::Connection;
+use super::seq::SeqNumber;
+use super::state::TcpState;
+use crate::wire::{TcpFlags, TcpOptions};
+use crate::{Instant, StackConfig, Stats};
+
+/// One segment to put on the wire; the payload is `len` bytes of the send queue from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutSegment {
+    /// Sequence number.
+    pub seq: SeqNumber,
+    /// Acknowledgement number (meaningful when `flags` has ACK).
+    pub ack: SeqNumber,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Window field, already scaled.
+    pub window: u16,
+    /// Options.
+    pub options: TcpOptions,
+    /// Payload offset into the send queue.
+    pub offset: usize,
+    /// Payload length.
+    pub len: usize,
+}
+
+impl Connection {
+    /// The next segment to send, or `None`. Updates the send state as if it had been sent.
+    pub(crate) fn poll_segment(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+        if self.rst_pending {
+            self.rst_pending = false;
+            return Some(self.bare(self.snd_nxt, TcpFlags::RST, false));
+        }
+        let seg = match self.state {
+            TcpState::Closed | TcpState::Listen => None,
+            TcpState::SynSent | TcpState::SynReceived if self.snd_nxt == self.iss => Some(self.syn(now, stats)),
+            TcpState::SynSent => None,
+            _ => self.data_or_control(now, cfg, stats),
+        };
+        let seg = seg.or_else(|| self.pure_ack())?;
+        if seg.flags.contains(TcpFlags::ACK) {
+            self.ack_sent(&seg);
+        }
+        self.last_send = now;
+        Some(seg)
+    }
+
+    /// A segment without payload.
+    fn bare(&self, seq: SeqNumber, flags: TcpFlags, with_ack: bool) -> OutSegment {
+        let flags = if with_ack { flags | TcpFlags::ACK } else { flags };
+        OutSegment {
+            seq,
+            ack: if with_ack { self.rcv_nxt } else { SeqNumber(0) },
+            flags,
+            window: if with_ack { self.window_field() } else { 0 },
+            options: TcpOptions::default(),
+            offset: 0,
+            len: 0,
+        }
+    }
+
+    /// SYN (active open) or SYN-ACK (passive or simultaneous open), with MSS and window scale.
+    fn syn(&mut self, now: Instant, stats: &mut Stats) -> OutSegment {
+        let is_synack = self.state == TcpState::SynReceived;
+        let retransmission = self.snd_max != self.iss;
+        let mut seg = self.bare(self.iss, TcpFlags::SYN, is_synack);
+        // The window in a SYN is never scaled (RFC 7323 §2.2).
+        let wnd = self.recv.free().min(0xffff) as u16;
+        seg.window = wnd;
+        seg.options.mss = Some(self.local_mss);
+        if !is_synack || self.wscale_ok {
+            seg.options.window_scale = Some(self.rcv_wscale);
+        }
+        if is_synack {
+            self.rcv_adv = self.rcv_nxt + u32::from(wnd);
+        }
+        self.snd_nxt = self.iss + 1u32;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if retransmission {
+            stats.retransmitted_segments += 1;
+            self.retransmits += 1;
+            self.rtt.cancel_timing();
+        } else {
+            self.rtt.start_timing(self.snd_nxt, now);
+        }
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        seg
+    }
+
+    /// Data, FIN, a retransmission or a probe, in that priority after a pending fast
+    /// retransmit.
+    fn data_or_control(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+        if self.rtx_first && self.snd_max > self.snd_una {
+            self.rtx_first = false;
+            return self.retransmit_first(now, stats);
+        }
+        self.rtx_first = false;
+        if let Some(seg) = self.next_data_segment(now, cfg, stats) {
+            return Some(seg);
+        }
+        if self.probe_pending {
+            self.probe_pending = false;
+            // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.3.6: an old sequence number makes the peer
+            // answer with an ACK carrying its current window.
+            return Some(self.bare(self.snd_una - 1u32, TcpFlags::default(), true));
+        }
+        None
+    }
+
+    /// Resends one segment from SND.UNA (fast retransmit, partial ACK, path-MTU drop).
+    fn retransmit_first(&mut self, now: Instant, stats: &mut Stats) -> Option<OutSegment> {
+        let offset = self.snd_una.since(self.send_seq) as usize;
+        let outstanding = self.snd_max.since(self.snd_una) as usize;
+        let len = outstanding.min(usize::from(self.mss)).min(self.send.len().saturating_sub(offset));
+        let mut seg = self.bare(self.snd_una, TcpFlags::default(), true);
+        seg.offset = offset;
+        seg.len = len;
+        if self.fin_queued && self.snd_una + len == self.fin_seq() && self.snd_max > self.fin_seq() {
+            seg.flags |= TcpFlags::FIN;
+        }
+        if len == 0 && !seg.flags.contains(TcpFlags::FIN) {
+            return None;
+        }
+        stats.retransmitted_segments += 1;
+        self.retransmits += 1;
+        self.rtt.cancel_timing();
+        self.rtx_deadline = Some(now + self.rtt.rto());
+        Some(seg)
+    }
+
+    /// New data (or data after an RTO rewound SND.NXT), subject to the windows, Nagle and
+    /// SWS avoidance; and the FIN once all data is out.
+    fn next_data_segment(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+        if !matches!(
+            self.state,
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::Closing
+                | TcpState::LastAck
+        ) {
+            return None;
+        }
+        let offset = self.snd_nxt.since(self.send_seq) as usize;
+        let unsent = self.send.len().saturating_sub(offset);
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let window = self.snd_wnd.min(self.cc.window());
+        let usable = window.saturating_sub(in_flight) as usize;
+        let mss = usize::from(self.mss);
+        let len = unsent.min(mss).min(usable);
+        let retransmission = self.snd_nxt < self.snd_max;
+        let fin_due = self.fin_queued && offset + len == self.send.len() && self.snd_nxt + len == self.fin_seq();
+
+        if len > 0 {
+            // RFC 1122 §4.2.3.4: send a full segment, or everything that is left when nothing
+            // is unacknowledged (or Nagle is off), or at least half the largest window seen.
+            let all_of_it = len == unsent;
+            let nagle_allows = !self.nagle || in_flight == 0 || fin_due;
+            let ok = len == mss
+                || (all_of_it && nagle_allows)
+                || (self.max_snd_wnd > 0 && len >= (self.max_snd_wnd / 2) as usize)
+                || retransmission;
+            if !ok {
+                return None;
+            }
+        } else if !fin_due {
+            return None;
+        }
+
+        let mut seg = self.bare(self.snd_nxt, TcpFlags::default(), true);
+        seg.offset = offset;
+        seg.len = len;
+        if len > 0 && offset + len == self.send.len() {
+            seg.flags |= TcpFlags::PSH;
+        }
+        if fin_due {
+            seg.flags |= TcpFlags::FIN;
+        }
+        let end = self.snd_nxt + len + u32::from(fin_due);
+        if retransmission {
+            stats.retransmitted_segments += 1;
+            self.retransmits += 1;
+        } else {
+            stats.bytes_sent += len as u64;
+            self.rtt.start_timing(end, now);
+        }
+        if end > self.snd_max {
+            if self.snd_max == self.snd_una && now.saturating_duration_since(self.last_send) > self.rtt.rto() {
+                // Restart after idle (RFC 5681 §4.1).
+                self.cc.on_idle_restart(cfg.initial_window);
+            }
+            self.snd_max = end;
+        }
+        self.snd_nxt = end;
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        Some(seg)
+    }
+
+    /// A pure ACK, when one is owed.
+    fn pure_ack(&mut self) -> Option<OutSegment> {
+        if !self.state.is_synchronized() && self.state != TcpState::SynReceived {
+            return None;
+        }
+        if self.state == TcpState::SynReceived {
+            // Nothing but the SYN-ACK is sent before the handshake completes.
+            return None;
+        }
+        if self.ack_now || self.window_update_due() {
+            return Some(self.bare(self.snd_nxt, TcpFlags::default(), true));
+        }
+        None
+    }
+
+    /// Bookkeeping for any segment carrying our current ACK.
+    fn ack_sent(&mut self, seg: &OutSegment) {
+        self.ack_now = false;
+        self.unacked_bytes = 0;
+        self.delack_deadline = None;
+        if !seg.flags.contains(TcpFlags::SYN) {
+            let shift = if self.wscale_ok { self.rcv_wscale } else { 0 };
+            let advertised = self.rcv_nxt + (u32::from(seg.window) << shift);
+            self.rcv_adv = self.rcv_adv.max(advertised);
+        }
+    }
+
+    /// The window field for a non-SYN segment: the free receive space, never shrinking the
+    /// right edge already advertised, with receiver-side SWS avoidance (RFC 1122 §4.2.3.3).
+    pub(crate) fn window_field(&self) -> u16 {
+        let shift = if self.wscale_ok { self.rcv_wscale } else { 0 };
+        let free = self.recv.free() as u32;
+        let current = self.rcv_adv.since(self.rcv_nxt);
+        let threshold = (self.recv.capacity() as u32 / 2).min(u32::from(self.local_mss));
+        let wnd = if free >= current + threshold || free == self.recv.capacity() as u32 {
+            free
+        } else {
+            current
+        };
+        let field = wnd >> shift;
+        field.min(0xffff) as u16
+    }
+}

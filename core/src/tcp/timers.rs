@@ -1,0 +1,142 @@
+//! Connection timers: retransmission (RFC 6298), persist (zero-window probes, RFC 9293
+//! §3.8.6.1), delayed ACK (RFC 1122 §4.2.3.2), keep-alive (RFC 1122 §4.2.3.6), TIME-WAIT and
+//! the FIN-WAIT-2 timeout.
+
+use core::time::Duration;
+
+use super::connection::{Connection, Env};
+use super::state::TcpState;
+use crate::{CloseReason, Instant};
+
+/// Longest interval between zero-window probes.
+const PERSIST_MAX: Duration = Duration::from_secs(60);
+
+impl Connection {
+    /// The earliest deadline of any running timer.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.rtx_deadline,
+            self.persist_deadline,
+            self.delack_deadline,
+            self.keepalive_deadline,
+            self.linger_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs every timer due at `env.now`.
+    pub(crate) fn handle_timeout(&mut self, env: &mut Env<'_>) {
+        let now = env.now;
+        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+        if due(self.linger_deadline) {
+            self.linger_deadline = None;
+            match self.state {
+                TcpState::TimeWait => self.finish(CloseReason::Normal, env),
+                TcpState::FinWait2 => self.finish(CloseReason::TimedOut, env),
+                _ => {}
+            }
+            if self.outcome.is_some() {
+                return;
+            }
+        }
+        if due(self.rtx_deadline) {
+            self.rtx_deadline = None;
+            self.on_retransmit_timeout(env);
+            if self.outcome.is_some() {
+                return;
+            }
+        }
+        if due(self.persist_deadline) {
+            self.persist_deadline = None;
+            if self.snd_wnd == 0 && self.snd_una == self.snd_max {
+                self.probe_pending = true;
+                env.stats.window_probes += 1;
+                self.persist_backoff = self.persist_backoff.saturating_add(1);
+            }
+        }
+        if due(self.delack_deadline) {
+            self.delack_deadline = None;
+            self.ack_now = true;
+        }
+        if due(self.keepalive_deadline) {
+            self.keepalive_deadline = None;
+            self.on_keepalive_timeout(env);
+        }
+        self.arm_persist(now);
+    }
+
+    /// RFC 6298 §5.4–5.6: back off, collapse the congestion window, resend from SND.UNA.
+    fn on_retransmit_timeout(&mut self, env: &mut Env<'_>) {
+        if self.snd_max == self.snd_una {
+            return;
+        }
+        let limit = match self.state {
+            TcpState::SynSent | TcpState::SynReceived => env.cfg.syn_retries,
+            _ => env.cfg.max_retries,
+        };
+        if self.retries >= limit {
+            self.finish(CloseReason::TimedOut, env);
+            return;
+        }
+        self.retries += 1;
+        env.stats.rto_expirations += 1;
+        let flight = self.flight_size();
+        self.cc.on_rto(self.snd_max, flight, self.retries == 1);
+        self.rtt.on_timeout();
+        // Go back to SND.UNA; the output path resends under the collapsed window.
+        self.snd_nxt = self.snd_una;
+        self.rtx_first = false;
+        self.rtx_deadline = Some(env.now + self.rtt.rto());
+    }
+
+    /// Starts the persist timer when the peer's window is zero, data waits and nothing is in
+    /// flight to elicit an ACK (RFC 9293 §3.8.6.1).
+    pub(crate) fn arm_persist(&mut self, now: Instant) {
+        let waiting = self.send.len() > self.snd_nxt.since(self.send_seq) as usize;
+        if self.state.is_synchronized()
+            && self.snd_wnd == 0
+            && waiting
+            && self.snd_una == self.snd_max
+            && self.persist_deadline.is_none()
+            && self.outcome.is_none()
+        {
+            let shift = self.persist_backoff.min(16);
+            let interval = self.rtt.rto().saturating_mul(1 << shift).min(PERSIST_MAX);
+            self.persist_deadline = Some(now + interval);
+        }
+    }
+
+    /// Starts or restarts keep-alive after activity, when it is on.
+    pub(crate) fn arm_keepalive(&mut self, now: Instant) {
+        self.keepalive_deadline = match self.keepalive {
+            Some(idle) if self.state.is_synchronized() && self.state != TcpState::TimeWait => {
+                Some(self.last_recv.max(now) + idle)
+            }
+            _ => None,
+        };
+    }
+
+    /// Keep-alive (RFC 1122 §4.2.3.6): probe after the idle time, then every interval; give up
+    /// after the configured number of unanswered probes.
+    fn on_keepalive_timeout(&mut self, env: &mut Env<'_>) {
+        let Some(idle) = self.keepalive else { return };
+        if !self.state.is_synchronized() || self.state == TcpState::TimeWait {
+            return;
+        }
+        let since = env.now.saturating_duration_since(self.last_recv);
+        if since < idle {
+            self.keepalive_deadline = Some(self.last_recv + idle);
+            return;
+        }
+        if self.keepalive_unanswered >= env.cfg.keepalive_probes {
+            self.finish(CloseReason::TimedOut, env);
+            return;
+        }
+        self.keepalive_unanswered += 1;
+        env.stats.keepalive_probes += 1;
+        self.probe_pending = true;
+        self.keepalive_deadline = Some(env.now + env.cfg.keepalive_interval);
+    }
+}
