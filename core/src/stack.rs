@@ -391,10 +391,10 @@ impl Stack {
                 }
                 None => {
                     self.ready.pop_front();
+                    self.settle_inner(now, index, false);
                     if let Some(conn) = self.conns.get_mut(index) {
                         conn.in_ready_queue = false;
                     }
-                    self.settle(now, index);
                 }
             }
         }
@@ -441,6 +441,10 @@ impl Stack {
     /// Bookkeeping after anything touched a connection: move a completed passive open to the
     /// accept queue, free finished connections nobody holds, re-arm timers, queue for output.
     fn settle(&mut self, now: Instant, index: u32) {
+        self.settle_inner(now, index, true);
+    }
+
+    fn settle_inner(&mut self, now: Instant, index: u32, requeue: bool) {
         let Some(conn) = self.conns.get_mut(index) else { return };
         conn.arm_persist(now);
         let id = conn.id();
@@ -475,7 +479,9 @@ impl Stack {
             return;
         }
         self.conns.reschedule(index);
-        self.mark_ready(index);
+        if requeue {
+            self.mark_ready(index);
+        }
     }
 
     /// End of every public call: drop stale timer entries so `poll_timeout` is exact.

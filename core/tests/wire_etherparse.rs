@@ -4,8 +4,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use etherparse::{
-    Icmpv4Type, Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement,
-    TransportSlice,
+    Icmpv4Type, Icmpv6Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice,
 };
 use proptest::prelude::*;
 use sanstcp::wire::{
@@ -15,8 +14,7 @@ use sanstcp::wire::{
 
 fn arb_ip_pair() -> impl Strategy<Value = (IpAddr, IpAddr)> {
     prop_oneof![
-        (any::<[u8; 4]>(), any::<[u8; 4]>())
-            .prop_map(|(a, b)| (IpAddr::from(a), IpAddr::from(b))),
+        (any::<[u8; 4]>(), any::<[u8; 4]>()).prop_map(|(a, b)| (IpAddr::from(a), IpAddr::from(b))),
         (any::<[u8; 16]>(), any::<[u8; 16]>())
             .prop_map(|(a, b)| (IpAddr::from(a), IpAddr::from(b))),
     ]

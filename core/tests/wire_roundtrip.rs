@@ -5,9 +5,9 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 use sanstcp::wire::{
-    self, checksum, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr, IpRepr, Ipv4Packet,
-    Ipv4Repr, Ipv6Packet, Ipv6Repr, NdpRepr, SackBlock, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
+    self, checksum, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetRepr,
+    Icmpv4Packet, Icmpv4Repr, Icmpv6Packet, Icmpv6Repr, IpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet,
+    Ipv6Repr, NdpRepr, SackBlock, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
 };
 
 // ---------------------------------------------------------------- strategies
@@ -382,26 +382,55 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum Icmpv4Parts {
-    Echo { request: bool, ident: u16, seq_no: u16, data: Vec<u8> },
-    DstUnreachable { code: u8, mtu: u16, invoking: Vec<u8> },
-    TimeExceeded { code: u8, invoking: Vec<u8> },
-    Other { msg_type: u8, code: u8 },
+    Echo {
+        request: bool,
+        ident: u16,
+        seq_no: u16,
+        data: Vec<u8>,
+    },
+    DstUnreachable {
+        code: u8,
+        mtu: u16,
+        invoking: Vec<u8>,
+    },
+    TimeExceeded {
+        code: u8,
+        invoking: Vec<u8>,
+    },
+    Other {
+        msg_type: u8,
+        code: u8,
+    },
 }
 
 impl Icmpv4Parts {
     fn repr(&self) -> Icmpv4Repr<'_> {
         match self {
-            Icmpv4Parts::Echo { request: true, ident, seq_no, data } => Icmpv4Repr::EchoRequest {
+            Icmpv4Parts::Echo {
+                request: true,
+                ident,
+                seq_no,
+                data,
+            } => Icmpv4Repr::EchoRequest {
                 ident: *ident,
                 seq_no: *seq_no,
                 data,
             },
-            Icmpv4Parts::Echo { ident, seq_no, data, .. } => Icmpv4Repr::EchoReply {
+            Icmpv4Parts::Echo {
+                ident,
+                seq_no,
+                data,
+                ..
+            } => Icmpv4Repr::EchoReply {
                 ident: *ident,
                 seq_no: *seq_no,
                 data,
             },
-            Icmpv4Parts::DstUnreachable { code, mtu, invoking } => Icmpv4Repr::DstUnreachable {
+            Icmpv4Parts::DstUnreachable {
+                code,
+                mtu,
+                invoking,
+            } => Icmpv4Repr::DstUnreachable {
                 code: *code,
                 next_hop_mtu: *mtu,
                 invoking,
@@ -421,10 +450,20 @@ impl Icmpv4Parts {
 fn arb_icmpv4() -> impl Strategy<Value = Icmpv4Parts> {
     prop_oneof![
         (any::<bool>(), any::<u16>(), any::<u16>(), arb_payload(100)).prop_map(
-            |(request, ident, seq_no, data)| Icmpv4Parts::Echo { request, ident, seq_no, data }
+            |(request, ident, seq_no, data)| Icmpv4Parts::Echo {
+                request,
+                ident,
+                seq_no,
+                data
+            }
         ),
-        (0u8..16, any::<u16>(), arb_payload(60))
-            .prop_map(|(code, mtu, invoking)| Icmpv4Parts::DstUnreachable { code, mtu, invoking }),
+        (0u8..16, any::<u16>(), arb_payload(60)).prop_map(|(code, mtu, invoking)| {
+            Icmpv4Parts::DstUnreachable {
+                code,
+                mtu,
+                invoking,
+            }
+        }),
         (0u8..2, arb_payload(60))
             .prop_map(|(code, invoking)| Icmpv4Parts::TimeExceeded { code, invoking }),
         (
@@ -437,23 +476,50 @@ fn arb_icmpv4() -> impl Strategy<Value = Icmpv4Parts> {
 
 #[derive(Debug, Clone)]
 enum Icmpv6Parts {
-    Echo { request: bool, ident: u16, seq_no: u16, data: Vec<u8> },
-    DstUnreachable { code: u8, invoking: Vec<u8> },
-    PacketTooBig { mtu: u32, invoking: Vec<u8> },
-    TimeExceeded { code: u8, invoking: Vec<u8> },
+    Echo {
+        request: bool,
+        ident: u16,
+        seq_no: u16,
+        data: Vec<u8>,
+    },
+    DstUnreachable {
+        code: u8,
+        invoking: Vec<u8>,
+    },
+    PacketTooBig {
+        mtu: u32,
+        invoking: Vec<u8>,
+    },
+    TimeExceeded {
+        code: u8,
+        invoking: Vec<u8>,
+    },
     Ndp(NdpRepr),
-    Other { msg_type: u8, code: u8 },
+    Other {
+        msg_type: u8,
+        code: u8,
+    },
 }
 
 impl Icmpv6Parts {
     fn repr(&self) -> Icmpv6Repr<'_> {
         match self {
-            Icmpv6Parts::Echo { request: true, ident, seq_no, data } => Icmpv6Repr::EchoRequest {
+            Icmpv6Parts::Echo {
+                request: true,
+                ident,
+                seq_no,
+                data,
+            } => Icmpv6Repr::EchoRequest {
                 ident: *ident,
                 seq_no: *seq_no,
                 data,
             },
-            Icmpv6Parts::Echo { ident, seq_no, data, .. } => Icmpv6Repr::EchoReply {
+            Icmpv6Parts::Echo {
+                ident,
+                seq_no,
+                data,
+                ..
+            } => Icmpv6Repr::EchoReply {
                 ident: *ident,
                 seq_no: *seq_no,
                 data,
@@ -494,7 +560,12 @@ fn arb_ndp() -> impl Strategy<Value = NdpRepr> {
             prop::option::of(any::<u32>())
         )
             .prop_map(
-                |((hop_limit, flags, router_lifetime), (reachable_time, retrans_time), lladdr, mtu)| {
+                |(
+                    (hop_limit, flags, router_lifetime),
+                    (reachable_time, retrans_time),
+                    lladdr,
+                    mtu,
+                )| {
                     NdpRepr::RouterAdvert {
                         hop_limit,
                         flags,
@@ -506,10 +577,16 @@ fn arb_ndp() -> impl Strategy<Value = NdpRepr> {
                     }
                 }
             ),
-        (arb_unicast_v6(), lladdr())
-            .prop_map(|(target_addr, lladdr)| NdpRepr::NeighborSolicit { target_addr, lladdr }),
+        (arb_unicast_v6(), lladdr()).prop_map(|(target_addr, lladdr)| NdpRepr::NeighborSolicit {
+            target_addr,
+            lladdr
+        }),
         (0u8..8, arb_unicast_v6(), lladdr()).prop_map(|(f, target_addr, lladdr)| {
-            NdpRepr::NeighborAdvert { flags: f << 5, target_addr, lladdr }
+            NdpRepr::NeighborAdvert {
+                flags: f << 5,
+                target_addr,
+                lladdr,
+            }
         }),
     ]
 }
@@ -517,7 +594,12 @@ fn arb_ndp() -> impl Strategy<Value = NdpRepr> {
 fn arb_icmpv6() -> impl Strategy<Value = Icmpv6Parts> {
     prop_oneof![
         (any::<bool>(), any::<u16>(), any::<u16>(), arb_payload(100)).prop_map(
-            |(request, ident, seq_no, data)| Icmpv6Parts::Echo { request, ident, seq_no, data }
+            |(request, ident, seq_no, data)| Icmpv6Parts::Echo {
+                request,
+                ident,
+                seq_no,
+                data
+            }
         ),
         (0u8..7, arb_payload(80))
             .prop_map(|(code, invoking)| Icmpv6Parts::DstUnreachable { code, invoking }),
@@ -656,9 +738,20 @@ fn parse_everything(bytes: &[u8], src: &IpAddr, dst: &IpAddr) {
         t.verify_checksum(src, dst),
     );
     let i4 = Icmpv4Packet::new_unchecked(bytes);
-    let _ = (i4.msg_type(), i4.echo_ident(), i4.next_hop_mtu(), i4.data(), i4.verify_checksum());
+    let _ = (
+        i4.msg_type(),
+        i4.echo_ident(),
+        i4.next_hop_mtu(),
+        i4.data(),
+        i4.verify_checksum(),
+    );
     let i6 = Icmpv6Packet::new_unchecked(bytes);
-    let _ = (i6.msg_type(), i6.pkt_too_big_mtu(), i6.data(), i6.verify_checksum(&s6, &d6));
+    let _ = (
+        i6.msg_type(),
+        i6.pkt_too_big_mtu(),
+        i6.data(),
+        i6.verify_checksum(&s6, &d6),
+    );
 
     // Setters on a short buffer must not panic either.
     let mut owned = bytes.to_vec();

@@ -156,6 +156,10 @@ pub struct Connection {
     // Pending output.
     /// Send an ACK at the next opportunity.
     pub(crate) ack_now: bool,
+    /// Further duplicate ACKs owed: one per out-of-order segment beyond the first since the
+    /// last output (RFC 5681 §4.2 wants one ACK per out-of-order segment, even when the caller
+    /// hands several packets in before polling).
+    pub(crate) dup_acks_owed: u16,
     /// Bytes received in order since we last sent an ACK.
     pub(crate) unacked_bytes: u32,
     /// Retransmit the segment at `snd_una` now (fast retransmit, partial ACK, PMTU drop).
@@ -238,6 +242,7 @@ impl Connection {
             last_recv: now,
             last_send: now,
             ack_now: false,
+            dup_acks_owed: 0,
             unacked_bytes: 0,
             rtx_first: false,
             probe_pending: false,
@@ -285,6 +290,7 @@ impl Connection {
         self.keepalive_deadline = None;
         self.linger_deadline = None;
         self.ack_now = false;
+        self.dup_acks_owed = 0;
         self.rtx_first = false;
         self.probe_pending = false;
         self.reasm.clear();

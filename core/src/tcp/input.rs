@@ -406,6 +406,9 @@ impl Connection {
                 }
             } else {
                 // Out of order: keep it, and send a duplicate ACK at once (RFC 5681 §4.2).
+                if self.ack_now {
+                    self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(64);
+                }
                 self.ack_now = true;
                 if self.reasm.insert(seq, payload) == InsertOutcome::Full {
                     result = Err((DropReason::ReassemblyFull, None));

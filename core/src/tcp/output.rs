@@ -215,6 +215,10 @@ impl Connection {
         if self.ack_now || self.window_update_due() {
             return Some(self.bare(self.snd_nxt, TcpFlags::default(), true));
         }
+        if self.dup_acks_owed > 0 {
+            self.dup_acks_owed -= 1;
+            return Some(self.bare(self.snd_nxt, TcpFlags::default(), true));
+        }
         None
     }
 

@@ -300,7 +300,10 @@ mod tests {
     fn parse_emit_request() {
         let repr = ArpRepr::parse(&REQUEST).unwrap();
         assert_eq!(repr.operation, ArpOperation::Request);
-        assert_eq!(repr.source_hardware_addr, EthernetAddress([2, 0, 0, 0, 0, 1]));
+        assert_eq!(
+            repr.source_hardware_addr,
+            EthernetAddress([2, 0, 0, 0, 0, 1])
+        );
         assert_eq!(repr.source_protocol_addr, Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(repr.target_protocol_addr, Ipv4Addr::new(10, 0, 0, 2));
         let mut out = [0u8; 28];

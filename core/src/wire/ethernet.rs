@@ -168,7 +168,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
 
     /// The mutable bytes after the header.
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(offs::PAYLOAD..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(offs::PAYLOAD..)
+            .unwrap_or(&mut [])
     }
 }
 
@@ -203,7 +206,10 @@ impl EthernetRepr {
     /// `buf` must be at least [`Self::HEADER_LEN`] long (checked with a
     /// debug assertion; a short buffer is written partially in release).
     pub fn emit(&self, buf: &mut [u8]) {
-        debug_assert!(buf.len() >= Self::HEADER_LEN, "ethernet emit: buffer too short");
+        debug_assert!(
+            buf.len() >= Self::HEADER_LEN,
+            "ethernet emit: buffer too short"
+        );
         let mut frame = EthernetFrame::new_unchecked(buf);
         frame.set_dst_addr(self.dst_addr);
         frame.set_src_addr(self.src_addr);
@@ -234,7 +240,10 @@ mod tests {
         ];
         let (repr, payload) = EthernetRepr::parse(&bytes).unwrap();
         assert_eq!(repr.dst_addr, EthernetAddress([1, 2, 3, 4, 5, 6]));
-        assert_eq!(repr.src_addr, EthernetAddress([0xa, 0xb, 0xc, 0xd, 0xe, 0xf]));
+        assert_eq!(
+            repr.src_addr,
+            EthernetAddress([0xa, 0xb, 0xc, 0xd, 0xe, 0xf])
+        );
         assert_eq!(repr.ethertype, ethertype::ARP);
         assert_eq!(payload, &[0xaa, 0xbb]);
         let mut out = [0u8; 14];

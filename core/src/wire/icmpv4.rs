@@ -201,7 +201,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
 
     /// The mutable bytes after the 8-byte header.
     pub fn data_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(offs::DATA..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(offs::DATA..)
+            .unwrap_or(&mut [])
     }
 
     /// Computes and stores the checksum over the whole buffer (RFC 792).
@@ -295,9 +298,7 @@ impl<'a> Icmpv4Repr<'a> {
     /// Length of the emitted message.
     pub fn buffer_len(&self) -> usize {
         let data_len = match self {
-            Icmpv4Repr::EchoRequest { data, .. } | Icmpv4Repr::EchoReply { data, .. } => {
-                data.len()
-            }
+            Icmpv4Repr::EchoRequest { data, .. } | Icmpv4Repr::EchoReply { data, .. } => data.len(),
             Icmpv4Repr::DstUnreachable { invoking, .. }
             | Icmpv4Repr::TimeExceeded { invoking, .. } => invoking.len(),
             Icmpv4Repr::Other { .. } => 0,

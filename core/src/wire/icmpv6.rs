@@ -201,7 +201,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
 
     /// The mutable bytes after the first 8.
     pub fn data_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(offs::DATA..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(offs::DATA..)
+            .unwrap_or(&mut [])
     }
 
     /// Computes and stores the checksum over the pseudo header and the whole

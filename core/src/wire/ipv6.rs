@@ -247,7 +247,9 @@ fn skip_extension_headers(mut next_header: u8, mut payload: &[u8]) -> Result<(u8
     let mut first = true;
     loop {
         match next_header {
-            ip_protocol::HOP_BY_HOP | ip_protocol::IPV6_ROUTING | ip_protocol::IPV6_DEST_OPTIONS => {
+            ip_protocol::HOP_BY_HOP
+            | ip_protocol::IPV6_ROUTING
+            | ip_protocol::IPV6_DEST_OPTIONS => {
                 // RFC 8200 §4.3: a Hop-by-Hop header is only allowed
                 // immediately after the fixed header.
                 if next_header == ip_protocol::HOP_BY_HOP && !first {
@@ -327,7 +329,7 @@ impl Ipv6Repr {
         }
         view.check_len()?;
         // check_len guarantees the Payload Length bytes are present.
-        let end = Ipv6Packet::<&[u8]>::HEADER_LEN + usize::from(view.payload_len());
+        let end = Self::HEADER_LEN + usize::from(view.payload_len());
         let payload = packet
             .get(Self::HEADER_LEN..end)
             .ok_or(WireError::Truncated)?;

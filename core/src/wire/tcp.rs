@@ -749,7 +749,10 @@ mod tests {
         let f = TcpFlags::SYN | TcpFlags::ACK;
         assert!(f.contains(TcpFlags::SYN) && !f.contains(TcpFlags::FIN));
         assert_eq!(f.to_string(), "S.");
-        assert_eq!((TcpFlags::FIN | TcpFlags::PSH | TcpFlags::ACK).to_string(), "FP.");
+        assert_eq!(
+            (TcpFlags::FIN | TcpFlags::PSH | TcpFlags::ACK).to_string(),
+            "FP."
+        );
         assert_eq!(TcpFlags::default().to_string(), "none");
         let mut g = TcpFlags::empty();
         g |= TcpFlags::RST;
@@ -809,7 +812,10 @@ mod tests {
         assert_eq!(o.mss, None);
         assert_eq!(o.window_scale, Some(14));
         // EOL stops before the trailing MSS.
-        assert_eq!(TcpOptions::parse(&[0, 2, 4, 1, 1]).unwrap(), TcpOptions::default());
+        assert_eq!(
+            TcpOptions::parse(&[0, 2, 4, 1, 1]).unwrap(),
+            TcpOptions::default()
+        );
         assert_eq!(TcpOptions::parse(&[2, 1, 0, 0]), Err(WireError::Malformed));
         assert_eq!(TcpOptions::parse(&[2, 6, 0, 0]), Err(WireError::Malformed));
         assert_eq!(TcpOptions::parse(&[1, 2]), Err(WireError::Malformed));
@@ -840,7 +846,10 @@ mod tests {
         assert_eq!(n, 20 + 12 + 5);
         let parsed = TcpRepr::parse(&buf[..n], &src, &dst, true).unwrap();
         assert_eq!(parsed, repr);
-        assert_eq!(parsed.to_string(), "1234 > 80 [P.] seq 3735928559 ack 7 win 4096 len 5");
+        assert_eq!(
+            parsed.to_string(),
+            "1234 > 80 [P.] seq 3735928559 ack 7 win 4096 len 5"
+        );
         let mut bad = buf;
         bad[n - 1] ^= 0x40;
         assert_eq!(
