@@ -14,7 +14,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use crate::hash::{KeyedState, SipHasher};
-use crate::tcp::connection::{ConnParams, Connection, Env, Owner, RateLimiter};
+use crate::tcp::connection::{ConnIdentity, ConnParams, Connection, Env, Owner, RateLimiter};
 use crate::tcp::input::Reply;
 use crate::tcp::output::OutSegment;
 use crate::tcp::SeqNumber;
@@ -253,7 +253,8 @@ impl Stack {
             params.recv_buffer = n.clamp(1, 1 << 30);
         }
         let id = self.conns.next_id();
-        let conn = Connection::new(id, local, remote, iss, Owner::User, params, &self.shared.cfg, now);
+        let ident = ConnIdentity { id, local, remote, iss };
+        let conn = Connection::new(ident, Owner::User, params, &self.shared.cfg, now);
         let index = self.conns.insert(conn);
         self.shared.stats.active_opens += 1;
         self.with_conn(now, index, |c, env| c.set_state(TcpState::SynSent, env));
@@ -640,7 +641,8 @@ impl Stack {
         let iss = self.isn(now, tuple.local, tuple.remote);
         let params = self.params(tuple.local.ip());
         let id = self.conns.next_id();
-        let mut conn = Connection::new(id, tuple.local, tuple.remote, iss, Owner::SynQueue(l), params, &self.shared.cfg, now);
+        let ident = ConnIdentity { id, local: tuple.local, remote: tuple.remote, iss };
+        let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
         {
             let mut env = self.shared.env(now);
             let seq = SeqNumber(seg.seq);

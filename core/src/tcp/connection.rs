@@ -72,6 +72,19 @@ impl Env<'_> {
     }
 }
 
+/// What names a new connection: its id, 4-tuple and initial send sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnIdentity {
+    /// The id the application will see.
+    pub id: ConnId,
+    /// Local address and port.
+    pub local: SocketAddr,
+    /// Remote address and port.
+    pub remote: SocketAddr,
+    /// Initial send sequence number (RFC 6528).
+    pub iss: SeqNumber,
+}
+
 /// Per-connection options fixed at creation.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnParams {
@@ -186,16 +199,8 @@ pub struct Connection {
 
 impl Connection {
     /// A connection in CLOSED with the given identity and buffers; the caller opens it.
-    pub(crate) fn new(
-        id: ConnId,
-        local: SocketAddr,
-        remote: SocketAddr,
-        iss: SeqNumber,
-        owner: Owner,
-        params: ConnParams,
-        cfg: &StackConfig,
-        now: Instant,
-    ) -> Connection {
+    pub(crate) fn new(ident: ConnIdentity, owner: Owner, params: ConnParams, cfg: &StackConfig, now: Instant) -> Connection {
+        let ConnIdentity { id, local, remote, iss } = ident;
         let mss = params.local_mss.min(536);
         Connection {
             id,
