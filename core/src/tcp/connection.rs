@@ -179,6 +179,9 @@ pub struct Connection {
     pub(crate) rtx_first: bool,
     /// Send a probe (zero-window or keep-alive): an ACK with `SEG.SEQ = SND.UNA - 1`.
     pub(crate) probe_pending: bool,
+    /// The persist timer fired with a small non-zero window: send what fits even if sender-side
+    /// SWS avoidance would wait (RFC 1122 §4.2.3.4 override timeout).
+    pub(crate) sws_override: bool,
     /// Send a RST (abort) and then stop.
     pub(crate) rst_pending: bool,
 
@@ -251,6 +254,7 @@ impl Connection {
             unacked_bytes: 0,
             rtx_first: false,
             probe_pending: false,
+            sws_override: false,
             rst_pending: false,
             nagle: params.nagle,
             keepalive: cfg.keepalive,

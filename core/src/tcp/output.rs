@@ -164,10 +164,13 @@ impl Connection {
             let ok = len == mss
                 || (all_of_it && nagle_allows)
                 || (self.max_snd_wnd > 0 && len >= (self.max_snd_wnd / 2) as usize)
-                || retransmission;
+                || retransmission
+                || self.sws_override;
             if !ok {
                 return None;
             }
+            self.sws_override = false;
+            self.persist_deadline = None;
         } else if !fin_due {
             return None;
         }

@@ -50,9 +50,13 @@ impl Connection {
         }
         if due(self.persist_deadline) {
             self.persist_deadline = None;
-            if self.snd_wnd == 0 && self.snd_una == self.snd_max {
-                self.probe_pending = true;
-                env.stats.window_probes += 1;
+            if self.snd_una == self.snd_max {
+                if self.snd_wnd == 0 {
+                    self.probe_pending = true;
+                    env.stats.window_probes += 1;
+                } else {
+                    self.sws_override = true;
+                }
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
         }
@@ -91,12 +95,14 @@ impl Connection {
         self.rtx_deadline = Some(env.now + self.rtt.rto());
     }
 
-    /// Starts the persist timer when the peer's window is zero, data waits and nothing is in
-    /// flight to elicit an ACK (RFC 9293 §3.8.6.1).
+    /// Starts the persist timer when data waits but nothing is in flight to elicit an ACK:
+    /// the peer's window is zero (RFC 9293 §3.8.6.1), or too small for sender-side SWS
+    /// avoidance to use (RFC 1122 §4.2.3.4 override). Without it a lost window update would
+    /// stall the connection for good.
     pub(crate) fn arm_persist(&mut self, now: Instant) {
         let waiting = self.send.len() > self.snd_nxt.since(self.send_seq) as usize;
         if self.state.is_synchronized()
-            && self.snd_wnd == 0
+            && self.snd_wnd < u32::from(self.mss)
             && waiting
             && self.snd_una == self.snd_max
             && self.persist_deadline.is_none()
