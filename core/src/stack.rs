@@ -109,6 +109,9 @@ pub struct Stack {
     port_key: [u64; 2],
     /// RFC 6056 algorithm 3's per-stack counter.
     port_counter: u32,
+    /// The latest `now` any call passed in: calls that take no time of their own (`close`,
+    /// `shutdown`, `abort`, ...) act at this instant.
+    last_now: Instant,
 }
 
 fn derive_key(secret: &[u8; 16], domain: u64) -> [u64; 2] {
@@ -138,6 +141,7 @@ impl Stack {
             isn_key,
             port_key,
             port_counter: (config.seed as u32).wrapping_mul(0x9e37_79b9),
+            last_now: Instant::ZERO,
             shared: Shared {
                 cfg: config,
                 stats: Stats::default(),
@@ -195,7 +199,8 @@ impl Stack {
     }
 
     /// Stops a listener; connections in its queues are reset. Returns false for a stale id.
-    pub fn close_listener(&mut self, now: Instant, listener: ListenerId) -> bool {
+    pub fn close_listener(&mut self, listener: ListenerId) -> bool {
+        let now = self.last_now;
         let Some(pending) = self.listeners.remove(listener) else { return false };
         for id in pending {
             if let Some(index) = self.conns.resolve(id) {
@@ -211,6 +216,7 @@ impl Stack {
     /// Opens a connection to `remote` (RFC 9293 §3.10.1 active OPEN): the SYN goes out on the
     /// next `poll_transmit`.
     pub fn connect(&mut self, now: Instant, remote: SocketAddr, opts: ConnectOptions) -> Result<ConnId, ConnectError> {
+        self.last_now = self.last_now.max(now);
         let rip = remote.ip();
         let bad_v4 = matches!(rip, IpAddr::V4(a) if a.is_broadcast());
         if remote.port() == 0 || rip.is_unspecified() || rip.is_multicast() || bad_v4 {
@@ -287,7 +293,8 @@ impl Stack {
     }
 
     /// Half-close: a FIN follows the queued data; reading goes on (RFC 9293 §3.10.4).
-    pub fn shutdown(&mut self, now: Instant, c: ConnId) -> Result<(), StateError> {
+    pub fn shutdown(&mut self, c: ConnId) -> Result<(), StateError> {
+        let now = self.last_now;
         let index = self.user_conn(c).ok_or(StateError::InvalidConnection)?;
         let r = self.with_conn(now, index, |conn, env| conn.shutdown(env));
         self.finish_call();
@@ -297,7 +304,8 @@ impl Stack {
     /// Graceful close: the stack sends what is queued, then FIN, and frees the connection when
     /// the close completes. Unread received data turns it into an abort (RFC 2525 §2.17).
     /// The id is stale afterwards.
-    pub fn close(&mut self, now: Instant, c: ConnId) {
+    pub fn close(&mut self, c: ConnId) {
+        let now = self.last_now;
         if let Some(index) = self.user_conn(c) {
             self.with_conn(now, index, |conn, env| conn.close(env));
             self.finish_call();
@@ -306,7 +314,8 @@ impl Stack {
 
     /// Resets the connection (RFC 9293 §3.10.5): a RST goes out, queued data is dropped.
     /// The id is stale afterwards.
-    pub fn abort(&mut self, now: Instant, c: ConnId) {
+    pub fn abort(&mut self, c: ConnId) {
+        let now = self.last_now;
         if let Some(index) = self.user_conn(c) {
             self.with_conn(now, index, |conn, env| {
                 conn.abort(env);
@@ -327,7 +336,8 @@ impl Stack {
     }
 
     /// Turns keep-alive on with the given idle time, or off (RFC 1122 §4.2.3.6).
-    pub fn set_keepalive(&mut self, now: Instant, c: ConnId, idle: Option<Duration>) -> Result<(), StateError> {
+    pub fn set_keepalive(&mut self, c: ConnId, idle: Option<Duration>) -> Result<(), StateError> {
+        let now = self.last_now;
         let index = self.user_conn(c).ok_or(StateError::InvalidConnection)?;
         if let Some(conn) = self.conns.get_mut(index) {
             conn.keepalive = idle;
@@ -349,6 +359,7 @@ impl Stack {
     /// Processes one incoming IP packet. Never fails: a bad packet is dropped and counted by
     /// reason, or answered as the RFCs require (RST, challenge ACK, ICMP echo reply).
     pub fn handle_packet(&mut self, now: Instant, ip_packet: &[u8]) -> Input {
+        self.last_now = self.last_now.max(now);
         self.shared.stats.packets_in += 1;
         let result = self.dispatch(now, ip_packet);
         self.finish_call();
@@ -363,6 +374,7 @@ impl Stack {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         while let Some(index) = self.conns.pop_due(now) {
             self.with_conn(now, index, |c, env| c.handle_timeout(env));
         }
@@ -372,6 +384,7 @@ impl Stack {
     /// Writes the next outgoing IP packet into `buf` (which should hold the MTU) and describes
     /// it, or returns `None` when nothing is waiting. Call until `None` after every other call.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.last_now = self.last_now.max(now);
         if buf.len() < self.shared.cfg.mtu {
             return None;
         }

@@ -132,7 +132,7 @@ impl Transfer {
             }
         }
         if self.sent == self.total && self.close_after && !self.closed {
-            s.shutdown(now, c).unwrap();
+            s.shutdown(c).unwrap();
             self.closed = true;
         }
     }
