@@ -34,7 +34,9 @@ pub struct StackConfig {
     pub send_buffer: usize,
     /// Default receive buffer per connection, bytes (the largest window advertised).
     pub recv_buffer: usize,
-    /// Maximum out-of-order bytes held per connection (reassembly memory bound).
+    /// Maximum out-of-order memory per connection (reassembly bound): payload plus 64 bytes of
+    /// bookkeeping per held segment. A connection never holds more than its receive buffer
+    /// plus an eighth, whatever this says.
     pub reassembly_limit: usize,
     /// Maximum connections in the table (any state).
     pub max_connections: usize,
@@ -90,7 +92,7 @@ impl StackConfig {
             mtu: 1500,
             send_buffer: 256 * 1024,
             recv_buffer: 256 * 1024,
-            reassembly_limit: 256 * 1024,
+            reassembly_limit: 4 * 1024 * 1024,
             max_connections: 1 << 20,
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),

@@ -31,6 +31,7 @@ mod config;
 mod error;
 mod event;
 pub mod hash;
+pub mod link;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod stack;

@@ -487,8 +487,12 @@ impl Stack {
                 }
                 Owner::Orphan => self.conns.remove(index),
                 // A tombstone keeps the sticky error until the application releases it; its
-                // 4-tuple is free for new connections.
-                Owner::User => self.conns.unlink(index),
+                // 4-tuple is free for new connections. Its timers are off: drop its heap entry
+                // so that `poll_timeout` does not report a deadline with nothing to do.
+                Owner::User => {
+                    self.conns.unlink(index);
+                    self.conns.reschedule(index);
+                }
             }
             return;
         }
@@ -667,6 +671,8 @@ impl Stack {
             conn.max_snd_wnd = conn.snd_wnd;
             conn.snd_wl1 = seq;
             conn.snd_wl2 = iss;
+            // RFC 9293 figure 5: a passive open goes LISTEN -> SYN-RECEIVED.
+            conn.state = TcpState::Listen;
             conn.set_state(TcpState::SynReceived, &mut env);
         }
         self.listeners.half_open_added(l);

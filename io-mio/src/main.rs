@@ -26,9 +26,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a client and a server stack over the built-in network simulator: handshake, a
-    /// verified bulk transfer, the four-way close; prints state changes, statistics and
-    /// writes a pcap. No privileges needed.
+    /// Run a client and a server stack over the built-in network simulator (no privileges)
+    ///
+    /// The client connects, sends --bytes of a seeded pattern and shuts down; the server
+    /// checks every byte, reads to end of stream and closes. Prints both ends' state changes
+    /// with virtual timestamps, progress, then the verdict (byte-exact and SHA-256), goodput
+    /// in virtual time, wall-clock time, both stacks' counters and the link's. Link options
+    /// apply to both directions. The packets go to a pcap file.
     Demo(demo::DemoArgs),
     // `tap`: serve or connect over a real TAP device (`/dev/net/tun`, mio event loop; see
     // DESIGN.md, "Adapters"). Not implemented yet: its variant and module `tap` go here.

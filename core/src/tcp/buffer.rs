@@ -2,6 +2,7 @@
 //! and unsent data), the receive queue (in-order data the application has not read) and the
 //! out-of-order reassembly queue.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -77,16 +78,23 @@ impl ByteQueue {
 }
 
 /// Out-of-order segments waiting for the gap before them to fill (RFC 9293 §3.10.7.4, "segment
-/// text"). Holds disjoint ranges sorted by sequence number, bounded in bytes and in ranges.
+/// text"). Holds disjoint chunks in a B-tree keyed by their offset from a base at or before
+/// RCV.NXT, so an insert costs O(log n) however many segments are held. The memory bound
+/// charges each chunk its length plus [`CHUNK_OVERHEAD`], so tiny segments cannot exhaust memory.
 #[derive(Debug, Default)]
 pub struct ReassemblyQueue {
-    ranges: Vec<(SeqNumber, Bytes)>,
+    chunks: BTreeMap<u32, Bytes>,
+    base: SeqNumber,
     bytes: usize,
+    charged: usize,
     limit: usize,
 }
 
-/// The most disjoint ranges held; beyond this, new out-of-order segments are dropped.
-pub const MAX_RANGES: usize = 64;
+/// Bookkeeping bytes charged per held chunk on top of its payload.
+pub const CHUNK_OVERHEAD: usize = 64;
+
+/// Rebase the offsets once the base lags RCV.NXT by this much, long before they could wrap.
+const REBASE_AFTER: u32 = 1 << 30;
 
 /// Result of [`ReassemblyQueue::insert`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,53 +103,64 @@ pub enum InsertOutcome {
     Stored,
     /// Everything was already held.
     Duplicate,
-    /// The memory or range bound was hit; nothing was stored.
+    /// The memory bound was hit; nothing was stored.
     Full,
 }
 
 impl ReassemblyQueue {
-    /// An empty queue holding at most `limit` bytes.
+    /// An empty queue holding at most `limit` bytes (payload plus per-chunk overhead).
     pub fn new(limit: usize) -> ReassemblyQueue {
-        ReassemblyQueue { ranges: Vec::new(), bytes: 0, limit }
+        ReassemblyQueue { limit, ..ReassemblyQueue::default() }
     }
-    /// Bytes held.
+    /// Payload bytes held.
     pub fn len(&self) -> usize {
         self.bytes
     }
     /// Whether no out-of-order data is held.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.chunks.is_empty()
     }
-    /// The held ranges as (start, end) sequence numbers, in order.
+    /// The held data as maximal contiguous (start, end) ranges, in sequence order.
     pub fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
-        self.ranges.iter().map(|(s, b)| (*s, *s + b.len()))
+        let mut iter = self.chunks.iter().map(|(k, b)| (self.base + *k, self.base + *k + b.len()));
+        let mut current = iter.next();
+        core::iter::from_fn(move || {
+            let (start, mut end) = current?;
+            loop {
+                match iter.next() {
+                    Some((s, e)) if s == end => end = e,
+                    next => {
+                        current = next;
+                        return Some((start, end));
+                    }
+                }
+            }
+        })
     }
 
-    /// Stores the parts of `data` (starting at `seq`) not already held. `seq` must be after the
-    /// receive point; the caller trims to the window first.
-    pub fn insert(&mut self, seq: SeqNumber, data: &[u8]) -> InsertOutcome {
-        if data.is_empty() {
+    /// Stores the parts of `data` (starting at `seq`, after `rcv_nxt`) not already held.
+    /// The caller trims to the receive window first.
+    pub fn insert(&mut self, rcv_nxt: SeqNumber, seq: SeqNumber, data: &[u8]) -> InsertOutcome {
+        if data.is_empty() || seq < rcv_nxt {
             return InsertOutcome::Duplicate;
         }
-        // Collect the uncovered pieces of [seq, seq+len).
-        let end = seq + data.len();
-        let mut pieces: Vec<(SeqNumber, SeqNumber)> = Vec::new();
-        let mut cursor = seq;
-        for (s, b) in &self.ranges {
-            let e = *s + b.len();
-            if e <= cursor {
-                continue;
+        if self.chunks.is_empty() {
+            self.base = rcv_nxt;
+        }
+        let start = seq.since(self.base);
+        let end = start + data.len() as u32;
+        // The uncovered pieces of [start, end): after the chunk that begins at or before
+        // `start`, and between the chunks that begin inside it.
+        let mut pieces: Vec<(u32, u32)> = Vec::new();
+        let mut cursor = start;
+        if let Some((k, b)) = self.chunks.range(..=start).next_back() {
+            cursor = cursor.max(k + b.len() as u32);
+        }
+        for (k, b) in self.chunks.range(start..end) {
+            if *k > cursor {
+                pieces.push((cursor, *k));
             }
-            if *s >= end {
-                break;
-            }
-            if *s > cursor {
-                pieces.push((cursor, *s));
-            }
-            cursor = cursor.max(e);
-            if cursor >= end {
-                break;
-            }
+            cursor = cursor.max(k + b.len() as u32);
         }
         if cursor < end {
             pieces.push((cursor, end));
@@ -149,43 +168,54 @@ impl ReassemblyQueue {
         if pieces.is_empty() {
             return InsertOutcome::Duplicate;
         }
-        let new_bytes: usize = pieces.iter().map(|(s, e)| e.since(*s) as usize).sum();
-        if self.bytes + new_bytes > self.limit || self.ranges.len() + pieces.len() > MAX_RANGES {
+        let new_bytes: usize = pieces.iter().map(|(s, e)| (e - s) as usize).sum();
+        let new_charge = new_bytes + pieces.len() * CHUNK_OVERHEAD;
+        if self.charged + new_charge > self.limit {
             return InsertOutcome::Full;
         }
         for (s, e) in pieces {
-            let off = s.since(seq) as usize;
-            let len = e.since(s) as usize;
-            let chunk = Bytes::copy_from_slice(&data[off..off + len]);
-            let pos = self.ranges.partition_point(|(rs, _)| *rs < s);
-            self.ranges.insert(pos, (s, chunk));
+            let off = (s - start) as usize;
+            let chunk = Bytes::copy_from_slice(&data[off..off + (e - s) as usize]);
+            self.chunks.insert(s, chunk);
         }
         self.bytes += new_bytes;
+        self.charged += new_charge;
         InsertOutcome::Stored
     }
 
-    /// Removes and returns, in order, the data that now starts at or before `rcv_nxt`; the
-    /// callback receives each contiguous piece beginning exactly at the advancing receive point.
+    /// Removes the data that now starts at or before `rcv_nxt`, handing each piece that
+    /// begins exactly at the advancing receive point to `deliver`; returns the new RCV.NXT.
     pub fn pop_ready(&mut self, mut rcv_nxt: SeqNumber, mut deliver: impl FnMut(&[u8])) -> SeqNumber {
-        while let Some((s, b)) = self.ranges.first() {
-            if *s > rcv_nxt {
+        while let Some(entry) = self.chunks.first_entry() {
+            let start = self.base + *entry.key();
+            if start > rcv_nxt {
                 break;
             }
-            let skip = rcv_nxt.since(*s) as usize;
-            if skip < b.len() {
-                deliver(&b[skip..]);
-                rcv_nxt = *s + b.len();
+            let chunk = entry.remove();
+            let skip = rcv_nxt.since(start) as usize;
+            if skip < chunk.len() {
+                deliver(&chunk[skip..]);
+                rcv_nxt = start + chunk.len();
             }
-            self.bytes -= b.len();
-            self.ranges.remove(0);
+            self.bytes -= chunk.len();
+            self.charged -= chunk.len() + CHUNK_OVERHEAD;
+        }
+        if self.chunks.is_empty() {
+            self.base = rcv_nxt;
+        } else if rcv_nxt.since(self.base) > REBASE_AFTER {
+            let delta = rcv_nxt.since(self.base);
+            let old = core::mem::take(&mut self.chunks);
+            self.chunks = old.into_iter().map(|(k, b)| (k - delta, b)).collect();
+            self.base = rcv_nxt;
         }
         rcv_nxt
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
-        self.ranges = Vec::new();
+        self.chunks = BTreeMap::new();
         self.bytes = 0;
+        self.charged = 0;
     }
 }
 
@@ -208,12 +238,13 @@ mod tests {
 
     #[test]
     fn reassembly_fills_gaps_once() {
-        let mut r = ReassemblyQueue::new(100);
+        let mut r = ReassemblyQueue::new(1000);
         let base = SeqNumber(u32::MAX - 3);
-        assert_eq!(r.insert(base + 4u32, b"efgh"), InsertOutcome::Stored);
-        assert_eq!(r.insert(base + 2u32, b"cdefghij"), InsertOutcome::Stored);
-        assert_eq!(r.insert(base + 4u32, b"ef"), InsertOutcome::Duplicate);
+        assert_eq!(r.insert(base, base + 4u32, b"efgh"), InsertOutcome::Stored);
+        assert_eq!(r.insert(base, base + 2u32, b"cdefghij"), InsertOutcome::Stored);
+        assert_eq!(r.insert(base, base + 4u32, b"ef"), InsertOutcome::Duplicate);
         assert_eq!(r.len(), 8);
+        assert_eq!(r.ranges().collect::<Vec<_>>(), [(base + 2u32, base + 10u32)]);
         let mut got = Vec::new();
         // Nothing is ready until the gap at `base` fills.
         assert_eq!(r.pop_ready(base, |d| got.extend_from_slice(d)), base);
@@ -226,9 +257,10 @@ mod tests {
 
     #[test]
     fn reassembly_respects_limit() {
-        let mut r = ReassemblyQueue::new(4);
-        assert_eq!(r.insert(SeqNumber(10), b"abcde"), InsertOutcome::Full);
-        assert_eq!(r.insert(SeqNumber(10), b"abcd"), InsertOutcome::Stored);
-        assert_eq!(r.insert(SeqNumber(20), b"x"), InsertOutcome::Full);
+        let mut r = ReassemblyQueue::new(4 + CHUNK_OVERHEAD);
+        let nxt = SeqNumber(5);
+        assert_eq!(r.insert(nxt, SeqNumber(10), b"abcde"), InsertOutcome::Full);
+        assert_eq!(r.insert(nxt, SeqNumber(10), b"abcd"), InsertOutcome::Stored);
+        assert_eq!(r.insert(nxt, SeqNumber(20), b"x"), InsertOutcome::Full);
     }
 }

@@ -114,9 +114,13 @@ impl Congestion {
             return RecoveryAction::RetransmitFirst;
         }
         if self.cwnd < self.ssthresh {
-            // Slow start with ABC, L = 2 (RFC 3465 §2.2).
-            self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
-        } else {
+            // Slow start with ABC, L = 2 (RFC 3465 §2.2); grow only while the window is what
+            // limits the sender (RFC 7661 §4.3), so that a receive-window-limited flow does
+            // not build a window it never used.
+            if flight.saturating_mul(2) >= self.cwnd {
+                self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
+            }
+        } else if flight.saturating_add(self.mss) >= self.cwnd {
             // Congestion avoidance: one MSS per window of data acknowledged (RFC 5681 eq. 3).
             self.bytes_acked = self.bytes_acked.saturating_add(acked);
             if self.bytes_acked >= self.cwnd {

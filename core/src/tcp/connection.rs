@@ -226,7 +226,8 @@ impl Connection {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             recv: ByteQueue::new(params.recv_buffer),
-            reasm: ReassemblyQueue::new(cfg.reassembly_limit.min(params.recv_buffer)),
+            // Payload can only fill the window; the eighth on top covers per-chunk overhead.
+            reasm: ReassemblyQueue::new(cfg.reassembly_limit.min(params.recv_buffer + params.recv_buffer / 8)),
             pending_fin: None,
             fin_received: false,
             snd_wscale: 0,
@@ -459,7 +460,10 @@ impl Connection {
         if !self.state.can_receive() {
             return false;
         }
-        let new_right = self.rcv_nxt + self.recv.free();
+        // The window field cannot say more than 0xffff << shift (RFC 7323 §2.3); without this
+        // cap an unscaled connection with a large buffer would "update" its window forever.
+        let shift = if self.wscale_ok { self.rcv_wscale } else { 0 };
+        let new_right = self.rcv_nxt + (self.recv.free() as u32).min(0xffff << shift);
         let growth = new_right.since(self.rcv_adv);
         let threshold = (self.recv.capacity() as u32 / 2).min(2 * u32::from(self.local_mss));
         growth >= threshold.max(1) && self.rcv_adv.since(self.rcv_nxt) < self.recv.capacity() as u32 / 2

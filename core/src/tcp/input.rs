@@ -170,11 +170,12 @@ impl Connection {
             payload = &[];
             fin = false;
         }
-        let mut syn = f.contains(TcpFlags::SYN);
+        // Trimming never clears the SYN: "irrespective of the sequence number" it draws a
+        // challenge ACK below (RFC 5961 §4.2), even when its data reaches into the window.
+        let syn = f.contains(TcpFlags::SYN);
         if seq < self.rcv_nxt {
             let mut skip = self.rcv_nxt.since(seq);
             if syn {
-                syn = false;
                 skip -= 1;
                 seq += 1;
             }
@@ -410,7 +411,7 @@ impl Connection {
                     self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(64);
                 }
                 self.ack_now = true;
-                if self.reasm.insert(seq, payload) == InsertOutcome::Full {
+                if self.reasm.insert(self.rcv_nxt, seq, payload) == InsertOutcome::Full {
                     result = Err((DropReason::ReassemblyFull, None));
                 }
             }

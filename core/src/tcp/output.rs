@@ -32,7 +32,8 @@ impl Connection {
     pub(crate) fn poll_segment(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
         if self.rst_pending {
             self.rst_pending = false;
-            return Some(self.bare(self.snd_nxt, TcpFlags::RST, false));
+            // SND.MAX, not a rewound SND.NXT: the peer may hold data beyond it (RFC 5961 §3.2).
+            return Some(self.bare(self.snd_max, TcpFlags::RST, false));
         }
         let seg = match self.state {
             TcpState::Closed | TcpState::Listen => None,
@@ -211,16 +212,21 @@ impl Connection {
         if !self.state.is_synchronized() && self.state != TcpState::SynReceived {
             return None;
         }
-        if self.state == TcpState::SynReceived {
-            // Nothing but the SYN-ACK is sent before the handshake completes.
+        if self.state == TcpState::SynReceived && !self.ack_now {
+            // Before the handshake completes only the SYN-ACK goes out, and the ACK owed to an
+            // unacceptable segment (RFC 9293 §3.10.7.4): in a simultaneous open the peer's
+            // SYN-ACK is such a segment, and that ACK is what completes the peer's side.
             return None;
         }
+        // After an RTO rewinds SND.NXT, an ACK must still carry the highest sequence number
+        // sent: the peer may already hold data beyond SND.NXT and would find an older
+        // sequence number unacceptable and drop the ACK (BSD tcp_output does the same).
         if self.ack_now || self.window_update_due() {
-            return Some(self.bare(self.snd_nxt, TcpFlags::default(), true));
+            return Some(self.bare(self.snd_max, TcpFlags::default(), true));
         }
         if self.dup_acks_owed > 0 {
             self.dup_acks_owed -= 1;
-            return Some(self.bare(self.snd_nxt, TcpFlags::default(), true));
+            return Some(self.bare(self.snd_max, TcpFlags::default(), true));
         }
         None
     }

@@ -159,3 +159,119 @@ impl Transfer {
         }
     }
 }
+
+// ---- additions for the simulator tests (sim_transfer, sim_many, sim_close, determinism,
+// bad_input) --------------------------------------------------------------------------------
+
+pub const A_IP6: &str = "fd00::1";
+pub const B_IP6: &str = "fd00::2";
+
+impl Pair {
+    /// Listens on `server` (a B address), connects from A, and runs until both ends are
+    /// established. Returns (listener, client id on A, server id on B).
+    pub fn connect_to(&mut self, server: SocketAddr, opts: ConnectOptions) -> (ListenerId, ConnId, ConnId) {
+        let l = self.sb().listen(server, ListenOptions::default()).unwrap();
+        let now = self.now();
+        let ca = self.sa().connect(now, server, opts).unwrap();
+        let mut cb = None;
+        self.run(60, |p| {
+            if cb.is_none() {
+                cb = p.sb().accept(l);
+            }
+            cb.is_some() && p.sa().info(ca).is_some_and(|i| i.state == sanstcp::TcpState::Established)
+        });
+        (l, ca, cb.unwrap())
+    }
+}
+
+/// Sends `total` bytes of pattern stream `stream`, keeping the not yet accepted part of the
+/// current chunk between calls so that a full send buffer costs nothing to retry.
+pub struct Sender {
+    pub stream: u64,
+    pub total: u64,
+    /// Bytes the stack has taken.
+    pub sent: u64,
+    /// Call `shutdown` once everything was taken.
+    pub shutdown_at_end: bool,
+    /// `shutdown` was called.
+    pub shut: bool,
+    chunk: Vec<u8>,
+    chunk_start: u64,
+}
+
+impl Sender {
+    pub fn new(total: u64, stream: u64) -> Sender {
+        Sender { stream, total, sent: 0, shutdown_at_end: true, shut: false, chunk: Vec::new(), chunk_start: 0 }
+    }
+
+    /// Whether every byte was handed to the stack.
+    pub fn all_sent(&self) -> bool {
+        self.sent == self.total
+    }
+
+    /// Pushes as much as the send buffer takes; shuts down writing at the end if asked to.
+    /// A fatal send error is returned.
+    pub fn pump(&mut self, s: &mut Stack, c: ConnId) -> Result<(), sanstcp::SendError> {
+        for _ in 0..1_000_000 {
+            if self.sent >= self.total {
+                break;
+            }
+            let off = (self.sent - self.chunk_start) as usize;
+            if off >= self.chunk.len() {
+                let n = (self.total - self.sent).min(64 * 1024);
+                let start = self.sent;
+                self.chunk.clear();
+                self.chunk.extend((0..n).map(|i| pattern(self.stream, start + i)));
+                self.chunk_start = start;
+                continue;
+            }
+            match s.send(c, &self.chunk[off..]) {
+                Ok(k) => self.sent += k as u64,
+                Err(sanstcp::SendError::WouldBlock) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.all_sent() && self.shutdown_at_end && !self.shut {
+            s.shutdown(c).map_err(|_| sanstcp::SendError::Closed)?;
+            self.shut = true;
+        }
+        Ok(())
+    }
+}
+
+/// Reads pattern stream `stream`, checking every byte.
+pub struct Receiver {
+    pub stream: u64,
+    pub received: u64,
+    pub eof: bool,
+}
+
+impl Receiver {
+    pub fn new(stream: u64) -> Receiver {
+        Receiver { stream, received: 0, eof: false }
+    }
+
+    /// Reads everything available; panics on a byte that differs from the pattern. A fatal
+    /// receive error is returned (the bytes before it were checked).
+    pub fn pump(&mut self, s: &mut Stack, c: ConnId) -> Result<(), sanstcp::RecvError> {
+        let mut buf = [0u8; 16384];
+        for _ in 0..1_000_000 {
+            match s.recv(c, &mut buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    for (i, b) in buf[..n].iter().enumerate() {
+                        let pos = self.received + i as u64;
+                        assert_eq!(*b, pattern(self.stream, pos), "byte {pos} of stream {} differs", self.stream);
+                    }
+                    self.received += n as u64;
+                }
+                Err(sanstcp::RecvError::WouldBlock) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
