@@ -44,16 +44,17 @@ fn lossy_run(a_cfg: StackConfig, b_cfg: StackConfig) -> Run {
     let state = Rc::new(RefCell::new((DefaultHasher::new(), 0u64, Vec::new())));
     let s = state.clone();
     let b_node = p.b;
-    p.sim.set_capture(Some(Box::new(move |t, from, to, kind, bytes| {
-        let mut st = s.borrow_mut();
-        t.hash(&mut st.0);
-        (from.0, to.0, kind as u8).hash(&mut st.0);
-        bytes.hash(&mut st.0);
-        st.1 += 1;
-        if kind == CaptureKind::Delivered && to == b_node {
-            st.2.push((t, bytes.to_vec()));
-        }
-    })));
+    p.sim
+        .set_capture(Some(Box::new(move |t, from, to, kind, bytes| {
+            let mut st = s.borrow_mut();
+            t.hash(&mut st.0);
+            (from.0, to.0, kind as u8).hash(&mut st.0);
+            bytes.hash(&mut st.0);
+            st.1 += 1;
+            if kind == CaptureKind::Delivered && to == b_node {
+                st.2.push((t, bytes.to_vec()));
+            }
+        })));
     let (_l, ca, cb) = p.connect(ConnectOptions::default());
     let mut ev = DefaultHasher::new();
     let (mut tx_a, mut rx_b) = (Sender::new(300_000, 1), Receiver::new(1));
@@ -72,7 +73,15 @@ fn lossy_run(a_cfg: StackConfig, b_cfg: StackConfig) -> Run {
     let (iss_a, iss_b) = (p.sa().info(ca).unwrap().iss, p.sb().info(cb).unwrap().iss);
     p.sim.set_capture(None);
     let (h, packets, to_b) = Rc::try_unwrap(state).ok().unwrap().into_inner();
-    Run { digest: h.finish(), packets, events: ev.finish(), end: p.now(), iss_a, iss_b, to_b }
+    Run {
+        digest: h.finish(),
+        packets,
+        events: ev.finish(),
+        end: p.now(),
+        iss_a,
+        iss_b,
+        to_b,
+    }
 }
 
 #[test]
@@ -81,7 +90,10 @@ fn same_inputs_same_run() {
     let r2 = lossy_run(config(A_IP, 1), config(B_IP, 2));
     assert!(r1.packets > 500, "a real run: {} packets", r1.packets);
     assert_eq!(r1, r2, "two identical runs differ");
-    eprintln!("{} packets, digest {:016x}, done at {}", r1.packets, r1.digest, r1.end);
+    eprintln!(
+        "{} packets, digest {:016x}, done at {}",
+        r1.packets, r1.digest, r1.end
+    );
 
     // Another secret (same seeds, same simulator): other ISNs (RFC 6528), so other bytes.
     let mut a_cfg = config(A_IP, 1);
@@ -108,7 +120,9 @@ enum Out {
 /// packet at its time, an application that accepts and reads everything.
 fn replay(cfg: StackConfig, script: &[(Instant, Vec<u8>)]) -> Vec<Out> {
     let mut s = Stack::new(cfg).unwrap();
-    let l = s.listen(SocketAddr::new(ip(B_IP), 80), ListenOptions::default()).unwrap();
+    let l = s
+        .listen(SocketAddr::new(ip(B_IP), 80), ListenOptions::default())
+        .unwrap();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 65536];
     let mut conns = Vec::new();
@@ -172,7 +186,10 @@ fn same_packets_same_times_same_output() {
     let x = replay(config(B_IP, 2), &script);
     let y = replay(config(B_IP, 2), &script);
     let sent = x.iter().filter(|o| matches!(o, Out::Tx(..))).count();
-    let read: usize = x.iter().map(|o| if let Out::Read(_, d) = o { d.len() } else { 0 }).sum();
+    let read: usize = x
+        .iter()
+        .map(|o| if let Out::Read(_, d) = o { d.len() } else { 0 })
+        .sum();
     assert!(sent > 100, "the replay answered: {sent} packets");
     assert!(read > 0, "the replay read data");
     assert_eq!(x.len(), y.len());
@@ -183,6 +200,14 @@ fn same_packets_same_times_same_output() {
     let mut other = config(B_IP, 2);
     other.secret = [0x33; 16];
     let z = replay(other, &script);
-    let first_tx = |v: &[Out]| v.iter().find_map(|o| if let Out::Tx(_, d) = o { Some(d.clone()) } else { None });
+    let first_tx = |v: &[Out]| {
+        v.iter().find_map(|o| {
+            if let Out::Tx(_, d) = o {
+                Some(d.clone())
+            } else {
+                None
+            }
+        })
+    };
     assert_ne!(first_tx(&x), first_tx(&z));
 }

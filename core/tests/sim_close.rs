@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::*;
 use sanstcp::sim::{CaptureKind, LinkConfig, NodeId};
 use sanstcp::{
-    CloseReason, ConnId, ConnectOptions, Event, Instant, ListenerId, RecvError, SendError, Stack, StateError,
-    TcpState,
+    CloseReason, ConnId, ConnectOptions, Event, Instant, ListenerId, RecvError, SendError, Stack,
+    StateError, TcpState,
 };
 
 const MSL: Duration = Duration::from_secs(2);
@@ -56,15 +56,24 @@ impl Harness {
         let mut p = Pair::new(seed, a_cfg, b_cfg, link);
         let wire: Wire = Rc::default();
         let w = wire.clone();
-        p.sim.set_capture(Some(Box::new(move |t, from, _to, kind, bytes| {
-            if kind == CaptureKind::Sent {
-                if let Some(f) = tcp_flags(bytes) {
-                    w.borrow_mut().push((t, from, f));
+        p.sim
+            .set_capture(Some(Box::new(move |t, from, _to, kind, bytes| {
+                if kind == CaptureKind::Sent {
+                    if let Some(f) = tcp_flags(bytes) {
+                        w.borrow_mut().push((t, from, f));
+                    }
                 }
-            }
-        })));
+            })));
         let (l, ca, cb) = p.connect(ConnectOptions::default());
-        let mut h = Harness { p, l, ca, cb, log_a: Vec::new(), log_b: Vec::new(), wire };
+        let mut h = Harness {
+            p,
+            l,
+            ca,
+            cb,
+            log_a: Vec::new(),
+            log_b: Vec::new(),
+            wire,
+        };
         h.drain();
         h
     }
@@ -113,7 +122,11 @@ impl Harness {
 
     /// Segments sent by `node` with any of `flags` set.
     fn sent_with(&self, node: NodeId, flags: u8) -> usize {
-        self.wire.borrow().iter().filter(|(_, n, f)| *n == node && f & flags != 0).count()
+        self.wire
+            .borrow()
+            .iter()
+            .filter(|(_, n, f)| *n == node && f & flags != 0)
+            .count()
     }
 }
 
@@ -219,7 +232,11 @@ fn one_sided_close(client_first: bool) {
     };
     let tw = entered(log_x, x, TcpState::TimeWait).expect("the active closer enters TIME-WAIT");
     assert!(tw > close_at);
-    assert_eq!(entered(log_y, y, TcpState::TimeWait), None, "TIME-WAIT only on the active closer");
+    assert_eq!(
+        entered(log_y, y, TcpState::TimeWait),
+        None,
+        "TIME-WAIT only on the active closer"
+    );
     let (x_states, y_states) = (states(log_x, x), states(log_y, y));
     let opening_x: &[TcpState] = if client_first {
         &[TcpState::SynSent, TcpState::Established]
@@ -233,10 +250,18 @@ fn one_sided_close(client_first: bool) {
     };
     assert_eq!(&x_states[..2], opening_x);
     assert_eq!(&y_states[..2], opening_y);
-    assert_eq!(&x_states[2..], &[TcpState::FinWait1, TcpState::FinWait2, TcpState::TimeWait]);
-    assert_eq!(&y_states[2..], &[TcpState::CloseWait, TcpState::LastAck, TcpState::Closed]);
+    assert_eq!(
+        &x_states[2..],
+        &[TcpState::FinWait1, TcpState::FinWait2, TcpState::TimeWait]
+    );
+    assert_eq!(
+        &y_states[2..],
+        &[TcpState::CloseWait, TcpState::LastAck, TcpState::Closed]
+    );
     // The active closer is held (in TIME-WAIT) after the other side is gone.
-    let (cx, cy) = if client_first { (h.p.sa().connection_count(), h.p.sb().connection_count()) } else {
+    let (cx, cy) = if client_first {
+        (h.p.sa().connection_count(), h.p.sb().connection_count())
+    } else {
         (h.p.sb().connection_count(), h.p.sa().connection_count())
     };
     assert_eq!((cx, cy), (1, 0));
@@ -246,7 +271,11 @@ fn one_sided_close(client_first: bool) {
     let log_x = if client_first { &h.log_a } else { &h.log_b };
     assert_eq!(closed_at(log_x, x), None, "TIME-WAIT ended early");
     h.idle(Duration::from_millis(200));
-    let (log_x, log_y) = if client_first { (&h.log_a, &h.log_b) } else { (&h.log_b, &h.log_a) };
+    let (log_x, log_y) = if client_first {
+        (&h.log_a, &h.log_b)
+    } else {
+        (&h.log_b, &h.log_a)
+    };
     let done = closed_at(log_x, x).expect("TIME-WAIT ended");
     assert_eq!(done - tw, 2 * MSL, "TIME-WAIT lasts exactly 2*MSL");
     assert_eq!(states(log_x, x).last(), Some(&TcpState::Closed));
@@ -261,11 +290,33 @@ fn one_sided_close(client_first: bool) {
     let server_open = [listener, Event::Readable { conn: cb }];
     let ex = app_events(log_x, x);
     let ey = app_events(log_y, y);
-    let (open_x, open_y) = if client_first { (&client_open, &server_open) } else { (&server_open, &client_open) };
+    let (open_x, open_y) = if client_first {
+        (&client_open, &server_open)
+    } else {
+        (&server_open, &client_open)
+    };
     assert_eq!(&ex[..2], open_x);
     assert_eq!(&ey[..2], open_y);
-    assert_eq!(&ex[2..], &[Event::PeerClosed { conn: x }, Event::Closed { conn: x, reason: CloseReason::Normal }]);
-    assert_eq!(&ey[2..], &[Event::PeerClosed { conn: y }, Event::Closed { conn: y, reason: CloseReason::Normal }]);
+    assert_eq!(
+        &ex[2..],
+        &[
+            Event::PeerClosed { conn: x },
+            Event::Closed {
+                conn: x,
+                reason: CloseReason::Normal
+            }
+        ]
+    );
+    assert_eq!(
+        &ey[2..],
+        &[
+            Event::PeerClosed { conn: y },
+            Event::Closed {
+                conn: y,
+                reason: CloseReason::Normal
+            }
+        ]
+    );
 
     // On the wire: one FIN each way (an ideal link needs no retransmission), no RST.
     assert_eq!(h.sent_with(sx, FIN), 1);
@@ -294,27 +345,42 @@ fn simultaneous_close() {
     h.p.sb().close(cb);
     assert_eq!(h.p.now(), t);
     h.run(5, "both in TIME-WAIT", |h| {
-        entered(&h.log_a, ca, TcpState::TimeWait).is_some() && entered(&h.log_b, cb, TcpState::TimeWait).is_some()
+        entered(&h.log_a, ca, TcpState::TimeWait).is_some()
+            && entered(&h.log_b, cb, TcpState::TimeWait).is_some()
     });
     // RFC 9293 figure 13: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides.
-    let expected = [TcpState::Established, TcpState::FinWait1, TcpState::Closing, TcpState::TimeWait];
+    let expected = [
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::Closing,
+        TcpState::TimeWait,
+    ];
     assert_eq!(&states(&h.log_a, ca)[1..], &expected);
     assert_eq!(&states(&h.log_b, cb)[1..], &expected);
     let tw_a = entered(&h.log_a, ca, TcpState::TimeWait).unwrap();
     let tw_b = entered(&h.log_b, cb, TcpState::TimeWait).unwrap();
     assert_eq!(tw_a, tw_b, "symmetric link, symmetric close");
-    assert_eq!((h.p.sa().connection_count(), h.p.sb().connection_count()), (1, 1));
+    assert_eq!(
+        (h.p.sa().connection_count(), h.p.sb().connection_count()),
+        (1, 1)
+    );
 
     h.idle(2 * MSL + Duration::from_millis(1));
     assert_eq!(closed_at(&h.log_a, ca).unwrap() - tw_a, 2 * MSL);
     assert_eq!(closed_at(&h.log_b, cb).unwrap() - tw_b, 2 * MSL);
-    assert_eq!((h.p.sa().connection_count(), h.p.sb().connection_count()), (0, 0));
+    assert_eq!(
+        (h.p.sa().connection_count(), h.p.sb().connection_count()),
+        (0, 0)
+    );
     assert_eq!(
         app_events(&h.log_a, ca),
         [
             Event::Connected { conn: ca },
             Event::PeerClosed { conn: ca },
-            Event::Closed { conn: ca, reason: CloseReason::Normal }
+            Event::Closed {
+                conn: ca,
+                reason: CloseReason::Normal
+            }
         ]
     );
     assert_eq!(
@@ -322,7 +388,10 @@ fn simultaneous_close() {
         [
             Event::Incoming { listener: h.l },
             Event::PeerClosed { conn: cb },
-            Event::Closed { conn: cb, reason: CloseReason::Normal }
+            Event::Closed {
+                conn: cb,
+                reason: CloseReason::Normal
+            }
         ]
     );
     assert_eq!(h.sent_with(h.p.a, FIN), 1);
@@ -344,8 +413,14 @@ fn half_close_then_peer_sends_a_mebibyte() {
         req_rx.eof
     });
     assert_eq!(req_rx.received, REQUEST);
-    h.run(5, "FIN acknowledged", |h| h.p.sa().info(ca).unwrap().state == TcpState::FinWait2);
-    assert_eq!(h.p.sa().send(ca, b"more"), Err(SendError::Closed), "no sending after shutdown");
+    h.run(5, "FIN acknowledged", |h| {
+        h.p.sa().info(ca).unwrap().state == TcpState::FinWait2
+    });
+    assert_eq!(
+        h.p.sa().send(ca, b"more"),
+        Err(SendError::Closed),
+        "no sending after shutdown"
+    );
     assert_eq!(h.p.sa().shutdown(ca), Err(StateError::AlreadyShutdown));
     assert_eq!(h.p.sa().info(ca).unwrap().state, TcpState::FinWait2);
     assert_eq!(h.p.sb().info(cb).unwrap().state, TcpState::CloseWait);
@@ -368,32 +443,68 @@ fn half_close_then_peer_sends_a_mebibyte() {
         ans_rx.pump(h.p.sa(), ca).unwrap();
         if ans_rx.received > before && !ans_rx.eof {
             let st = h.p.sa().info(ca).unwrap().state;
-            assert_eq!(st, TcpState::FinWait2, "the half-closed client keeps receiving");
+            assert_eq!(
+                st,
+                TcpState::FinWait2,
+                "the half-closed client keeps receiving"
+            );
             fin_wait_2_reads += 1;
         }
         ans_rx.eof
     });
     assert_eq!(ans_rx.received, ANSWER);
-    assert!(fin_wait_2_reads > 10, "data flowed for a while in FIN-WAIT-2");
+    assert!(
+        fin_wait_2_reads > 10,
+        "data flowed for a while in FIN-WAIT-2"
+    );
     assert_eq!(h.p.sa().info(ca).unwrap().state, TcpState::TimeWait);
     h.run(5, "server freed", |h| h.p.sb().connection_count() == 0);
 
-    let expected_a = [TcpState::SynSent, TcpState::Established, TcpState::FinWait1, TcpState::FinWait2, TcpState::TimeWait];
+    let expected_a = [
+        TcpState::SynSent,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+    ];
     assert_eq!(states(&h.log_a, ca), expected_a);
-    let expected_b = [TcpState::SynReceived, TcpState::Established, TcpState::CloseWait, TcpState::LastAck, TcpState::Closed];
+    let expected_b = [
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+        TcpState::Closed,
+    ];
     assert_eq!(states(&h.log_b, cb), expected_b);
     let ev_b = app_events(&h.log_b, cb);
     assert_eq!(ev_b.first(), Some(&Event::Incoming { listener: h.l }));
-    assert_eq!(ev_b.last(), Some(&Event::Closed { conn: cb, reason: CloseReason::Normal }));
-    let peer_closed_b = ev_b.iter().position(|e| *e == Event::PeerClosed { conn: cb }).unwrap();
-    assert!(ev_b[1..peer_closed_b].iter().all(|e| *e == Event::Readable { conn: cb }));
+    assert_eq!(
+        ev_b.last(),
+        Some(&Event::Closed {
+            conn: cb,
+            reason: CloseReason::Normal
+        })
+    );
+    let peer_closed_b = ev_b
+        .iter()
+        .position(|e| *e == Event::PeerClosed { conn: cb })
+        .unwrap();
+    assert!(ev_b[1..peer_closed_b]
+        .iter()
+        .all(|e| *e == Event::Readable { conn: cb }));
     let ev_a = app_events(&h.log_a, ca);
     assert_eq!(ev_a.first(), Some(&Event::Connected { conn: ca }));
     assert_eq!(ev_a.last(), Some(&Event::PeerClosed { conn: ca }));
 
     // The client kept its id: after TIME-WAIT it reads as closed, normally, until released.
     h.idle(2 * MSL + Duration::from_millis(1));
-    assert_eq!(app_events(&h.log_a, ca).last(), Some(&Event::Closed { conn: ca, reason: CloseReason::Normal }));
+    assert_eq!(
+        app_events(&h.log_a, ca).last(),
+        Some(&Event::Closed {
+            conn: ca,
+            reason: CloseReason::Normal
+        })
+    );
     let info = h.p.sa().info(ca).expect("still held by the application");
     assert_eq!(info.state, TcpState::Closed);
     assert_eq!(h.p.sa().recv(ca, &mut [0u8; 8]), Ok(0));
@@ -414,16 +525,33 @@ fn abort_resets_the_peer_and_the_error_is_sticky() {
     h.p.sa().abort(ca);
     assert!(h.p.sa().info(ca).is_none(), "the id is stale after abort");
     assert_eq!(h.p.sa().send(ca, b"x"), Err(SendError::InvalidConnection));
-    assert_eq!(h.p.sa().recv(ca, &mut [0u8; 4]), Err(RecvError::InvalidConnection));
+    assert_eq!(
+        h.p.sa().recv(ca, &mut [0u8; 4]),
+        Err(RecvError::InvalidConnection)
+    );
 
-    h.run(5, "server sees the reset", |h| closed_at(&h.log_b, cb).is_some());
+    h.run(5, "server sees the reset", |h| {
+        closed_at(&h.log_b, cb).is_some()
+    });
     assert_eq!(
         app_events(&h.log_b, cb),
-        [Event::Incoming { listener: h.l }, Event::Closed { conn: cb, reason: CloseReason::Reset }]
+        [
+            Event::Incoming { listener: h.l },
+            Event::Closed {
+                conn: cb,
+                reason: CloseReason::Reset
+            }
+        ]
     );
     assert_eq!(
         app_events(&h.log_a, ca),
-        [Event::Connected { conn: ca }, Event::Closed { conn: ca, reason: CloseReason::Aborted }]
+        [
+            Event::Connected { conn: ca },
+            Event::Closed {
+                conn: ca,
+                reason: CloseReason::Aborted
+            }
+        ]
     );
     let s = h.p.sb();
     for _ in 0..3 {
@@ -443,9 +571,15 @@ fn abort_resets_the_peer_and_the_error_is_sticky() {
     assert_eq!(h.p.sb().connection_count(), 0);
     // The first thing the client sent after abort() is the RST (a later one may answer a
     // segment the server had in flight for the connection that no longer exists).
-    let first_after = h.wire.borrow()[wire_before..].iter().find(|(_, n, _)| *n == h.p.a).map(|w| w.2);
+    let first_after = h.wire.borrow()[wire_before..]
+        .iter()
+        .find(|(_, n, _)| *n == h.p.a)
+        .map(|w| w.2);
     assert_eq!(first_after, Some(RST));
-    assert_eq!(h.sent_with(h.p.a, FIN) + h.sent_with(h.p.b, FIN) + h.sent_with(h.p.b, RST), 0);
+    assert_eq!(
+        h.sent_with(h.p.a, FIN) + h.sent_with(h.p.b, FIN) + h.sent_with(h.p.b, RST),
+        0
+    );
     // Nothing left running: no retransmission of the aborted data, no timers.
     let sent_before = h.wire.borrow().len();
     h.idle(Duration::from_secs(10));
@@ -459,21 +593,34 @@ fn close_with_unread_data_sends_rst() {
     let mut h = Harness::new(6);
     let (ca, cb) = (h.ca, h.cb);
     assert_eq!(h.p.sb().send(cb, &[9u8; 1000]).unwrap(), 1000);
-    h.run(5, "client has unread data", |h| h.p.sa().info(ca).unwrap().recv_queued == 1000);
+    h.run(5, "client has unread data", |h| {
+        h.p.sa().info(ca).unwrap().recv_queued == 1000
+    });
     // RFC 2525 §2.17: closing with unread data resets instead of sending FIN.
     h.p.sa().close(ca);
-    h.run(5, "server sees the reset", |h| closed_at(&h.log_b, cb).is_some());
+    h.run(5, "server sees the reset", |h| {
+        closed_at(&h.log_b, cb).is_some()
+    });
     assert_eq!(
         app_events(&h.log_a, ca),
         [
             Event::Connected { conn: ca },
             Event::Readable { conn: ca },
-            Event::Closed { conn: ca, reason: CloseReason::Aborted }
+            Event::Closed {
+                conn: ca,
+                reason: CloseReason::Aborted
+            }
         ]
     );
     assert_eq!(
         app_events(&h.log_b, cb),
-        [Event::Incoming { listener: h.l }, Event::Closed { conn: cb, reason: CloseReason::Reset }]
+        [
+            Event::Incoming { listener: h.l },
+            Event::Closed {
+                conn: cb,
+                reason: CloseReason::Reset
+            }
+        ]
     );
     assert_eq!(h.p.sb().recv(cb, &mut [0u8; 16]), Err(RecvError::Reset));
     assert_eq!(h.p.sb().recv(cb, &mut [0u8; 16]), Err(RecvError::Reset));

@@ -83,14 +83,24 @@ impl End {
                             let i = u32::from_le_bytes(self.header[..4].try_into().unwrap());
                             assert!(i < CONNS, "bad index {i}");
                             self.index = Some(i);
-                            self.out = (0..server_len(i) as u64).map(|k| pattern(server_stream(i), k)).collect();
+                            self.out = (0..server_len(i) as u64)
+                                .map(|k| pattern(server_stream(i), k))
+                                .collect();
                         }
                     }
                     let i = self.index.unwrap_or(u32::MAX);
-                    let stream = if server { client_stream(i) } else { server_stream(i) };
+                    let stream = if server {
+                        client_stream(i)
+                    } else {
+                        server_stream(i)
+                    };
                     for (k, b) in data.iter().enumerate() {
                         let pos = (self.received + k) as u64;
-                        assert_eq!(*b, pattern(stream, pos), "connection {i}: byte {pos} differs (server side: {server})");
+                        assert_eq!(
+                            *b,
+                            pattern(stream, pos),
+                            "connection {i}: byte {pos} differs (server side: {server})"
+                        );
                     }
                     self.received += data.len();
                 }
@@ -125,19 +135,28 @@ impl World {
             let Some(e) = sa.poll_event() else { break };
             match e {
                 Event::Connected { conn } | Event::Writable { conn } => {
-                    let end = self.clients.get_mut(&conn).expect("event for an unknown client connection");
+                    let end = self
+                        .clients
+                        .get_mut(&conn)
+                        .expect("event for an unknown client connection");
                     end.push(sa, conn);
                     end.maybe_release(sa, conn);
                 }
                 Event::Readable { conn } | Event::PeerClosed { conn } => {
-                    let end = self.clients.get_mut(&conn).expect("event for an unknown client connection");
+                    let end = self
+                        .clients
+                        .get_mut(&conn)
+                        .expect("event for an unknown client connection");
                     if !end.released {
                         end.pull(sa, conn, false);
                         end.maybe_release(sa, conn);
                     }
                 }
                 Event::Closed { conn, reason } => {
-                    assert!(self.client_closed.insert(conn, reason).is_none(), "two Closed events for {conn:?}");
+                    assert!(
+                        self.client_closed.insert(conn, reason).is_none(),
+                        "two Closed events for {conn:?}"
+                    );
                 }
                 other => panic!("unexpected client event {other:?}"),
             }
@@ -152,7 +171,10 @@ impl World {
                 Event::Incoming { listener } => {
                     assert_eq!(listener, self.listener);
                     while let Some(c) = sb.accept(self.listener) {
-                        assert!(self.servers.insert(c, End::default()).is_none(), "accepted {c:?} twice");
+                        assert!(
+                            self.servers.insert(c, End::default()).is_none(),
+                            "accepted {c:?} twice"
+                        );
                         // Data (even a FIN) may have come with the handshake's last ACK,
                         // before the connection reached the accept queue.
                         let end = self.servers.get_mut(&c).unwrap();
@@ -162,9 +184,14 @@ impl World {
                     }
                     continue;
                 }
-                Event::Readable { conn } | Event::PeerClosed { conn } | Event::Writable { conn } => conn,
+                Event::Readable { conn }
+                | Event::PeerClosed { conn }
+                | Event::Writable { conn } => conn,
                 Event::Closed { conn, reason } => {
-                    assert!(self.server_closed.insert(conn, reason).is_none(), "two Closed events for {conn:?}");
+                    assert!(
+                        self.server_closed.insert(conn, reason).is_none(),
+                        "two Closed events for {conn:?}"
+                    );
                     continue;
                 }
                 other => panic!("unexpected server event {other:?}"),
@@ -209,7 +236,10 @@ fn thousand_connections_through_one_listener() {
         server_closed: BTreeMap::new(),
     };
     let server = SocketAddr::new(ip(B_IP), 80);
-    let opts = ListenOptions { backlog: 2 * CONNS as usize, syn_backlog: 2 * CONNS as usize };
+    let opts = ListenOptions {
+        backlog: 2 * CONNS as usize,
+        syn_backlog: 2 * CONNS as usize,
+    };
     w.listener = w.p.sb().listen(server, opts).unwrap();
 
     let now = w.p.now();
@@ -217,10 +247,20 @@ fn thousand_connections_through_one_listener() {
     for i in 0..CONNS {
         let sa = w.p.sa();
         let c = sa.connect(now, server, ConnectOptions::default()).unwrap();
-        assert!(ports.insert(sa.info(c).unwrap().local.port()), "port reused");
+        assert!(
+            ports.insert(sa.info(c).unwrap().local.port()),
+            "port reused"
+        );
         let mut out = i.to_le_bytes().to_vec();
         out.extend((0..client_len(i) as u64).map(|k| pattern(client_stream(i), k)));
-        w.clients.insert(c, End { index: Some(i), out, ..End::default() });
+        w.clients.insert(
+            c,
+            End {
+                index: Some(i),
+                out,
+                ..End::default()
+            },
+        );
     }
     assert_eq!(w.p.sa().connection_count(), CONNS as usize);
 
@@ -240,13 +280,21 @@ fn thousand_connections_through_one_listener() {
     }
     let finished_at = w.p.now();
     let unfinished = w.clients.values().filter(|e| !e.released).count();
-    assert!(done, "by {finished_at}: {unfinished} client connections not finished, {} accepted", w.servers.len());
+    assert!(
+        done,
+        "by {finished_at}: {unfinished} client connections not finished, {} accepted",
+        w.servers.len()
+    );
 
     // Every byte both ways, per connection.
     for end in w.clients.values() {
         let i = end.index.unwrap();
         assert_eq!(end.sent, end.out.len());
-        assert_eq!(end.received, server_len(i), "client {i} got the whole answer");
+        assert_eq!(
+            end.received,
+            server_len(i),
+            "client {i} got the whole answer"
+        );
     }
     let mut seen = BTreeSet::new();
     for end in w.servers.values() {
@@ -260,7 +308,11 @@ fn thousand_connections_through_one_listener() {
     // The clients closed first: they hold TIME-WAIT; the servers are gone already (or about
     // to be, once their last FIN is acknowledged).
     let a_left = w.p.sa().connection_count();
-    assert!(a_left > 0, "the active closers must be in TIME-WAIT");
+    // Each client sent its FIN first, so each holds TIME-WAIT (or CLOSING on the way there).
+    assert_eq!(
+        a_left, CONNS as usize,
+        "the active closers must be in TIME-WAIT"
+    );
 
     // After 2·MSL (plus the FIN retransmissions a lossy link may need), nothing is left.
     let deadline = w.p.now() + 2 * MSL + Duration::from_secs(30);
@@ -269,27 +321,57 @@ fn thousand_connections_through_one_listener() {
     });
     w.handle_client_events();
     w.handle_server_events();
-    assert_eq!(w.p.sa().connection_count(), 0, "client stack leaks connections");
-    assert_eq!(w.p.sb().connection_count(), 0, "server stack leaks connections");
-    assert_eq!(w.p.sa().poll_timeout(), None, "no timer left on the client stack");
-    assert_eq!(w.p.sb().poll_timeout(), None, "no timer left on the server stack");
+    assert_eq!(
+        w.p.sa().connection_count(),
+        0,
+        "client stack leaks connections"
+    );
+    assert_eq!(
+        w.p.sb().connection_count(),
+        0,
+        "server stack leaks connections"
+    );
+    assert_eq!(
+        w.p.sa().poll_timeout(),
+        None,
+        "no timer left on the client stack"
+    );
+    assert_eq!(
+        w.p.sb().poll_timeout(),
+        None,
+        "no timer left on the server stack"
+    );
 
     // Exactly one Closed{Normal} per connection on each side.
     assert_eq!(w.client_closed.len(), CONNS as usize);
     assert_eq!(w.server_closed.len(), CONNS as usize);
-    assert!(w.client_closed.values().all(|r| *r == CloseReason::Normal), "client: {:?}", w.client_closed.values().filter(|r| **r != CloseReason::Normal).collect::<Vec<_>>());
+    assert!(
+        w.client_closed.values().all(|r| *r == CloseReason::Normal),
+        "client: {:?}",
+        w.client_closed
+            .values()
+            .filter(|r| **r != CloseReason::Normal)
+            .collect::<Vec<_>>()
+    );
     assert!(w.server_closed.values().all(|r| *r == CloseReason::Normal));
     // Every id is stale now.
     let c0 = *w.clients.keys().next().unwrap();
     assert!(w.p.sa().info(c0).is_none());
-    assert_eq!(w.p.sa().send(c0, b"x"), Err(sanstcp::SendError::InvalidConnection));
+    assert_eq!(
+        w.p.sa().send(c0, b"x"),
+        Err(sanstcp::SendError::InvalidConnection)
+    );
 
     let (sa, sb) = (w.p.sa().stats().clone(), w.p.sb().stats().clone());
     assert_eq!(sa.active_opens, u64::from(CONNS));
     assert_eq!(sb.passive_opens, u64::from(CONNS));
     // Late duplicates may meet a finished server connection and draw a RST, which the
     // client ignores in TIME-WAIT (RFC 1337); no established connection was reset.
-    assert_eq!(sa.estab_resets + sb.estab_resets, 0, "no connection was reset");
+    assert_eq!(
+        sa.estab_resets + sb.estab_resets,
+        0,
+        "no connection was reset"
+    );
     eprintln!(
         "{CONNS} connections done at {finished_at}, clients in TIME-WAIT then: {a_left}; \
          retransmitted segments A {} B {}, RTOs A {} B {}, RSTs A->B {} B->A {}",

@@ -65,6 +65,7 @@ impl Connection {
             // Our SYN is acknowledged: ESTABLISHED.
             self.snd_una = ack;
             self.rtt.on_ack(ack, env.now);
+            self.rto_after_handshake(env);
             self.retries = 0;
             self.rtx_deadline = None;
             self.update_window(seq, ack, seg.window, true);
@@ -80,6 +81,15 @@ impl Connection {
             self.snd_wnd = u32::from(seg.window);
             self.snd_wl1 = seq;
             Ok(())
+        }
+    }
+
+    /// RFC 6298 §5.7: when the SYN (or SYN-ACK) timed out and no RTT sample was taken, data
+    /// transmission starts with an RTO of 3 s (the backoff of the handshake ends).
+    fn rto_after_handshake(&mut self, env: &Env<'_>) {
+        if self.retries > 0 && self.rtt.srtt().is_none() {
+            let initial = env.cfg.rto_initial.max(core::time::Duration::from_secs(3));
+            self.rtt = super::rtt::RttEstimator::new(initial, env.cfg.rto_min, env.cfg.rto_max);
         }
     }
 
@@ -160,7 +170,6 @@ impl Connection {
                 self.challenge_ack(env);
                 return Err((DropReason::RstInWindow, None));
             }
-            env.stats.resets_in += 1;
             self.on_reset(env);
             return Ok(());
         }
@@ -169,6 +178,9 @@ impl Connection {
         if zero_window_probe {
             payload = &[];
             fin = false;
+            // The probe must be answered with the current window (RFC 1122 §4.2.2.17), or the
+            // sender never learns that it opened.
+            self.ack_now = true;
         }
         // Trimming never clears the SYN: "irrespective of the sequence number" it draws a
         // challenge ACK below (RFC 5961 §4.2), even when its data reaches into the window.
@@ -210,6 +222,7 @@ impl Connection {
             }
             self.update_window(seq, ack, seg.window, false);
             self.set_state(TcpState::Established, env);
+            self.rto_after_handshake(env);
             if self.owner == Owner::User {
                 // Simultaneous open completes an active open.
                 env.event(Event::Connected { conn: self.id });
@@ -337,6 +350,9 @@ impl Connection {
 
     /// The RST step: RFC 9293 §3.10.7.4 "second", per state.
     fn on_reset(&mut self, env: &mut Env<'_>) {
+        if self.state != TcpState::TimeWait {
+            env.stats.resets_in += 1;
+        }
         match self.state {
             TcpState::SynReceived if matches!(self.owner, Owner::SynQueue(_)) => {
                 // A passive open goes back to LISTEN: the half-open connection just disappears.

@@ -118,7 +118,7 @@ impl Transfer {
     }
 
     /// Pushes as much as the send buffer takes; shuts down writing at the end.
-    pub fn pump_send(&mut self, s: &mut Stack, c: ConnId, now: Instant) {
+    pub fn pump_send(&mut self, s: &mut Stack, c: ConnId, _now: Instant) {
         let mut chunk = [0u8; 16384];
         while self.sent < self.total {
             let n = (self.total - self.sent).min(chunk.len() as u64) as usize;

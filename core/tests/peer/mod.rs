@@ -486,17 +486,28 @@ impl Peer {
     /// An ICMP "fragmentation needed" (IPv4) or "packet too big" (IPv6) from a router at
     /// `router`, quoting the first `quote` bytes of `seg`'s IP packet.
     pub fn too_big(&mut self, router: IpAddr, mtu: u16, seg: &Seg, quote: usize) -> Input {
-        let quoted = &seg.raw[..quote.min(seg.raw.len())];
+        let quoted = seg.raw[..quote.min(seg.raw.len())].to_vec();
+        self.icmp_error(router, 4, mtu, &quoted)
+    }
+
+    /// An ICMP error from `router` quoting `quoted` (an IP header and the start of a segment):
+    /// for IPv4 "destination unreachable" with `code` (4 = fragmentation needed, with `mtu`);
+    /// for IPv6 "packet too big" with `mtu` when `code` is 4, else "destination unreachable".
+    pub fn icmp_error(&mut self, router: IpAddr, code: u8, mtu: u16, quoted: &[u8]) -> Input {
         let dst = self.us.ip();
         let pkt = match (router, dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => {
-                let r = Icmpv4Repr::DstUnreachable { code: 4, next_hop_mtu: mtu, invoking: quoted };
+                let r = Icmpv4Repr::DstUnreachable { code, next_hop_mtu: mtu, invoking: quoted };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body);
                 Peer::ip_packet(router, dst, ip_protocol::ICMP, &body)
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                let r = Icmpv6Repr::PacketTooBig { mtu: u32::from(mtu), invoking: quoted };
+                let r = if code == 4 {
+                    Icmpv6Repr::PacketTooBig { mtu: u32::from(mtu), invoking: quoted }
+                } else {
+                    Icmpv6Repr::DstUnreachable { code, invoking: quoted }
+                };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body, &s, &d);
                 Peer::ip_packet(router, dst, ip_protocol::ICMPV6, &body)
