@@ -122,7 +122,11 @@ impl StackConfig {
         if self.addresses.is_empty() {
             return Err(ConfigError::NoAddresses);
         }
-        let min_mtu = if self.addresses.iter().any(IpAddr::is_ipv6) { 1280 } else { 576 };
+        let min_mtu = if self.addresses.iter().any(IpAddr::is_ipv6) {
+            1280
+        } else {
+            576
+        };
         if self.mtu < min_mtu || self.mtu > 65535 {
             return Err(ConfigError::BadMtu);
         }
@@ -157,7 +161,10 @@ pub struct ListenOptions {
 
 impl Default for ListenOptions {
     fn default() -> ListenOptions {
-        ListenOptions { backlog: 128, syn_backlog: 256 }
+        ListenOptions {
+            backlog: 128,
+            syn_backlog: 256,
+        }
     }
 }
 

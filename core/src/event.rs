@@ -17,7 +17,10 @@ impl ConnId {
     }
     /// Rebuilds an id from [`ConnId::to_raw`]. A made-up value is harmless: it is just stale.
     pub fn from_raw(raw: u64) -> ConnId {
-        ConnId { index: raw as u32, generation: (raw >> 32) as u32 }
+        ConnId {
+            index: raw as u32,
+            generation: (raw >> 32) as u32,
+        }
     }
 }
 
@@ -35,7 +38,10 @@ impl ListenerId {
     }
     /// Rebuilds an id from [`ListenerId::to_raw`].
     pub fn from_raw(raw: u64) -> ListenerId {
-        ListenerId { index: raw as u32, generation: (raw >> 32) as u32 }
+        ListenerId {
+            index: raw as u32,
+            generation: (raw >> 32) as u32,
+        }
     }
 }
 

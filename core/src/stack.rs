@@ -20,9 +20,9 @@ use crate::tcp::output::OutSegment;
 use crate::tcp::SeqNumber;
 use crate::wire::{ip_protocol, IpRepr, TcpFlags, TcpOptions, TcpRepr, WireError};
 use crate::{
-    ConfigError, ConnInfo, ConnId, ConnectError, ConnectOptions, DropReason, Event, Input,
-    Instant, ListenError, ListenOptions, ListenerId, RecvError, SendError, StackConfig,
-    StateError, Stats, TcpState,
+    ConfigError, ConnId, ConnInfo, ConnectError, ConnectOptions, DropReason, Event, Input, Instant,
+    ListenError, ListenOptions, ListenerId, RecvError, SendError, StackConfig, StateError, Stats,
+    TcpState,
 };
 use listener::Listeners;
 use table::{ConnTable, FourTuple};
@@ -42,9 +42,19 @@ pub struct Transmit {
 #[derive(Debug, Clone)]
 pub(crate) enum Control {
     /// A RST (RFC 9293 §3.10.7.1) or RST-ACK.
-    Rst { local: SocketAddr, remote: SocketAddr, seq: SeqNumber, ack: Option<SeqNumber> },
+    Rst {
+        local: SocketAddr,
+        remote: SocketAddr,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+    },
     /// An ICMP or ICMPv6 packet, already serialized after the IP header.
-    Icmp { src: IpAddr, dst: IpAddr, protocol: u8, body: Vec<u8> },
+    Icmp {
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: u8,
+        body: Vec<u8>,
+    },
 }
 
 /// What the stack shares with connections while they run.
@@ -69,7 +79,13 @@ impl Shared {
     }
 
     /// Writes an IP header and `tcp` into `buf`.
-    pub(crate) fn emit_tcp(&mut self, src: IpAddr, dst: IpAddr, tcp: &TcpRepr<'_>, buf: &mut [u8]) -> Transmit {
+    pub(crate) fn emit_tcp(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        tcp: &TcpRepr<'_>,
+        buf: &mut [u8],
+    ) -> Transmit {
         let ip = IpRepr {
             src_addr: src,
             dst_addr: dst,
@@ -83,7 +99,11 @@ impl Shared {
         let n = tcp.emit(&mut buf[h..], &src, &dst);
         self.stats.segments_out += 1;
         self.stats.packets_out += 1;
-        Transmit { len: h + n, src, dst }
+        Transmit {
+            len: h + n,
+            src,
+            dst,
+        }
     }
 
     /// Queues a control packet, or counts it as suppressed when the queue is full.
@@ -176,7 +196,11 @@ impl Stack {
 
     /// Starts listening on `local` (an unspecified address listens on every local address of
     /// that family).
-    pub fn listen(&mut self, local: SocketAddr, opts: ListenOptions) -> Result<ListenerId, ListenError> {
+    pub fn listen(
+        &mut self,
+        local: SocketAddr,
+        opts: ListenOptions,
+    ) -> Result<ListenerId, ListenError> {
         if local.port() == 0 {
             return Err(ListenError::PortZero);
         }
@@ -195,13 +219,28 @@ impl Stack {
         let index = self.conns.resolve(id)?;
         let conn = self.conns.get_mut(index)?;
         conn.owner = Owner::User;
+        // What happened while it waited in the queue: data, the peer's FIN, the end.
+        if !conn.recv.is_empty() {
+            conn.readable_notified = true;
+            self.shared.events.push_back(Event::Readable { conn: id });
+        }
+        if conn.fin_received {
+            self.shared.events.push_back(Event::PeerClosed { conn: id });
+        }
+        if let Some(reason) = conn.outcome {
+            self.shared
+                .events
+                .push_back(Event::Closed { conn: id, reason });
+        }
         Some(id)
     }
 
     /// Stops a listener; connections in its queues are reset. Returns false for a stale id.
     pub fn close_listener(&mut self, listener: ListenerId) -> bool {
         let now = self.last_now;
-        let Some(pending) = self.listeners.remove(listener) else { return false };
+        let Some(pending) = self.listeners.remove(listener) else {
+            return false;
+        };
         for id in pending {
             if let Some(index) = self.conns.resolve(id) {
                 self.with_conn(now, index, |c, env| c.abort(env));
@@ -215,14 +254,21 @@ impl Stack {
 
     /// Opens a connection to `remote` (RFC 9293 §3.10.1 active OPEN): the SYN goes out on the
     /// next `poll_transmit`.
-    pub fn connect(&mut self, now: Instant, remote: SocketAddr, opts: ConnectOptions) -> Result<ConnId, ConnectError> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        opts: ConnectOptions,
+    ) -> Result<ConnId, ConnectError> {
         self.last_now = self.last_now.max(now);
         let rip = remote.ip();
         let bad_v4 = matches!(rip, IpAddr::V4(a) if a.is_broadcast());
         if remote.port() == 0 || rip.is_unspecified() || rip.is_multicast() || bad_v4 {
             return Err(ConnectError::BadRemote);
         }
-        let requested = opts.local.unwrap_or(SocketAddr::new(unspecified_like(rip), 0));
+        let requested = opts
+            .local
+            .unwrap_or(SocketAddr::new(unspecified_like(rip), 0));
         let lip = if requested.ip().is_unspecified() {
             self.shared
                 .cfg
@@ -240,13 +286,17 @@ impl Stack {
             return Err(ConnectError::TooManyConnections);
         }
         let port = if requested.port() != 0 {
-            let t = FourTuple { local: SocketAddr::new(lip, requested.port()), remote };
+            let t = FourTuple {
+                local: SocketAddr::new(lip, requested.port()),
+                remote,
+            };
             if self.conns.lookup(&t).is_some() {
                 return Err(ConnectError::AddressInUse);
             }
             requested.port()
         } else {
-            self.ephemeral_port(lip, remote).ok_or(ConnectError::AddressInUse)?
+            self.ephemeral_port(lip, remote)
+                .ok_or(ConnectError::AddressInUse)?
         };
         let local = SocketAddr::new(lip, port);
         let iss = self.isn(now, local, remote);
@@ -259,7 +309,12 @@ impl Stack {
             params.recv_buffer = n.clamp(1, 1 << 30);
         }
         let id = self.conns.next_id();
-        let ident = ConnIdentity { id, local, remote, iss };
+        let ident = ConnIdentity {
+            id,
+            local,
+            remote,
+            iss,
+        };
         let conn = Connection::new(ident, Owner::User, params, &self.shared.cfg, now);
         let index = self.conns.insert(conn);
         self.shared.stats.active_opens += 1;
@@ -272,7 +327,10 @@ impl Stack {
     /// for [`Event::Writable`]). A full buffer is [`SendError::WouldBlock`].
     pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, SendError> {
         let index = self.user_conn(c).ok_or(SendError::InvalidConnection)?;
-        let conn = self.conns.get_mut(index).ok_or(SendError::InvalidConnection)?;
+        let conn = self
+            .conns
+            .get_mut(index)
+            .ok_or(SendError::InvalidConnection)?;
         let r = conn.send(data);
         if matches!(r, Ok(n) if n > 0) {
             self.mark_ready(index);
@@ -284,7 +342,10 @@ impl Stack {
     /// [`RecvError::WouldBlock`] means nothing yet.
     pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
         let index = self.user_conn(c).ok_or(RecvError::InvalidConnection)?;
-        let conn = self.conns.get_mut(index).ok_or(RecvError::InvalidConnection)?;
+        let conn = self
+            .conns
+            .get_mut(index)
+            .ok_or(RecvError::InvalidConnection)?;
         let r = conn.recv(buf);
         if conn.ack_now {
             self.mark_ready(index);
@@ -435,7 +496,12 @@ impl Stack {
     }
 
     /// Runs `f` on a connection with the shared environment, then settles it.
-    fn with_conn<R>(&mut self, now: Instant, index: u32, f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R) -> Option<R> {
+    fn with_conn<R>(
+        &mut self,
+        now: Instant,
+        index: u32,
+        f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
+    ) -> Option<R> {
         let conn = self.conns.get_mut(index)?;
         let mut env = self.shared.env(now);
         let r = f(conn, &mut env);
@@ -459,14 +525,18 @@ impl Stack {
     }
 
     fn settle_inner(&mut self, now: Instant, index: u32, requeue: bool) {
-        let Some(conn) = self.conns.get_mut(index) else { return };
+        let Some(conn) = self.conns.get_mut(index) else {
+            return;
+        };
         conn.arm_persist(now);
         let id = conn.id();
         if let Owner::SynQueue(l) = conn.owner {
             if conn.state.is_synchronized() && conn.outcome.is_none() {
                 conn.owner = Owner::AcceptQueue(l);
                 if self.listeners.established(l, id) {
-                    self.shared.events.push_back(Event::Incoming { listener: l });
+                    self.shared
+                        .events
+                        .push_back(Event::Incoming { listener: l });
                 } else {
                     // The listener is gone: nobody can accept this connection.
                     let mut env = self.shared.env(now);
@@ -474,7 +544,9 @@ impl Stack {
                 }
             }
         }
-        let Some(conn) = self.conns.get_mut(index) else { return };
+        let Some(conn) = self.conns.get_mut(index) else {
+            return;
+        };
         if conn.is_finished() {
             match conn.owner {
                 Owner::SynQueue(l) => {
@@ -539,8 +611,12 @@ impl Stack {
         hash_tuple(&mut h, SocketAddr::new(lip, 0), remote);
         let offset = h.finish() as u32;
         for i in 0..count {
-            let port = lo + ((offset.wrapping_add(self.port_counter).wrapping_add(i)) % count) as u16;
-            let t = FourTuple { local: SocketAddr::new(lip, port), remote };
+            let port =
+                lo + ((offset.wrapping_add(self.port_counter).wrapping_add(i)) % count) as u16;
+            let t = FourTuple {
+                local: SocketAddr::new(lip, port),
+                remote,
+            };
             if self.conns.lookup(&t).is_none() && !self.listeners.uses_port(lip, port) {
                 self.port_counter = self.port_counter.wrapping_add(i + 1);
                 return Some(port);
@@ -566,11 +642,16 @@ impl Stack {
     }
 
     fn input_tcp(&mut self, now: Instant, ip: &IpRepr, payload: &[u8]) -> Result<(), DropReason> {
-        let seg = TcpRepr::parse(payload, &ip.src_addr, &ip.dst_addr, self.shared.cfg.verify_checksums)
-            .map_err(|e| match e {
-                WireError::BadChecksum => DropReason::BadChecksum,
-                _ => DropReason::MalformedTcp,
-            })?;
+        let seg = TcpRepr::parse(
+            payload,
+            &ip.src_addr,
+            &ip.dst_addr,
+            self.shared.cfg.verify_checksums,
+        )
+        .map_err(|e| match e {
+            WireError::BadChecksum => DropReason::BadChecksum,
+            _ => DropReason::MalformedTcp,
+        })?;
         self.shared.stats.segments_in += 1;
         if !is_unicast(ip.src_addr) {
             return Err(DropReason::BadAddress);
@@ -594,8 +675,11 @@ impl Stack {
     /// RFC 9293 §3.10.7.4 / RFC 6191: a new SYN with a higher sequence number may end a
     /// TIME-WAIT connection so that a listener can take it.
     fn time_wait_reuse(&mut self, now: Instant, index: u32, seg: &TcpRepr<'_>) -> bool {
-        let Some(conn) = self.conns.get_mut(index) else { return false };
-        let syn_only = seg.flags.contains(TcpFlags::SYN) && !seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST);
+        let Some(conn) = self.conns.get_mut(index) else {
+            return false;
+        };
+        let syn_only = seg.flags.contains(TcpFlags::SYN)
+            && !seg.flags.intersects(TcpFlags::ACK | TcpFlags::RST);
         if conn.state != TcpState::TimeWait || !syn_only || SeqNumber(seg.seq) <= conn.rcv_nxt {
             return false;
         }
@@ -609,8 +693,15 @@ impl Stack {
         true
     }
 
-    fn input_conn(&mut self, now: Instant, index: u32, seg: &TcpRepr<'_>) -> Result<(), DropReason> {
-        let Some(conn) = self.conns.get_mut(index) else { return Err(DropReason::NoConnection) };
+    fn input_conn(
+        &mut self,
+        now: Instant,
+        index: u32,
+        seg: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
+        let Some(conn) = self.conns.get_mut(index) else {
+            return Err(DropReason::NoConnection);
+        };
         // A handshake that would complete into a full accept queue is dropped; the peer
         // retransmits (as Linux does with tcp_abort_on_overflow off).
         if let Owner::SynQueue(l) = conn.owner {
@@ -621,7 +712,10 @@ impl Stack {
                 return Err(DropReason::AcceptQueueFull);
             }
         }
-        let tuple = FourTuple { local: conn.local, remote: conn.remote };
+        let tuple = FourTuple {
+            local: conn.local,
+            remote: conn.remote,
+        };
         let result = self
             .with_conn(now, index, |c, env| c.handle_segment(seg, env))
             .unwrap_or(Err((DropReason::NoConnection, None)));
@@ -637,7 +731,13 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a listener.
-    fn input_listen(&mut self, now: Instant, l: ListenerId, tuple: FourTuple, seg: &TcpRepr<'_>) -> Result<(), DropReason> {
+    fn input_listen(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
         let f = seg.flags;
         if f.contains(TcpFlags::RST) {
             return Err(DropReason::InvalidFlags);
@@ -658,7 +758,12 @@ impl Stack {
         let iss = self.isn(now, tuple.local, tuple.remote);
         let params = self.params(tuple.local.ip());
         let id = self.conns.next_id();
-        let ident = ConnIdentity { id, local: tuple.local, remote: tuple.remote, iss };
+        let ident = ConnIdentity {
+            id,
+            local: tuple.local,
+            remote: tuple.remote,
+            iss,
+        };
         let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
         {
             let mut env = self.shared.env(now);
@@ -698,13 +803,27 @@ impl Stack {
     }
 
     fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNumber, ack: Option<SeqNumber>) {
-        self.shared.queue_control(Control::Rst { local: tuple.local, remote: tuple.remote, seq, ack });
+        self.shared.queue_control(Control::Rst {
+            local: tuple.local,
+            remote: tuple.remote,
+            seq,
+            ack,
+        });
     }
 
     fn emit_control(&mut self, c: &Control, buf: &mut [u8]) -> Transmit {
         match c {
-            Control::Rst { local, remote, seq, ack } => {
-                let flags = if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST };
+            Control::Rst {
+                local,
+                remote,
+                seq,
+                ack,
+            } => {
+                let flags = if ack.is_some() {
+                    TcpFlags::RST | TcpFlags::ACK
+                } else {
+                    TcpFlags::RST
+                };
                 let tcp = TcpRepr {
                     src_port: local.port(),
                     dst_port: remote.port(),
@@ -719,7 +838,12 @@ impl Stack {
                 self.shared.stats.resets_out += 1;
                 self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, buf)
             }
-            Control::Icmp { src, dst, protocol, body } => {
+            Control::Icmp {
+                src,
+                dst,
+                protocol,
+                body,
+            } => {
                 let ip = IpRepr {
                     src_addr: *src,
                     dst_addr: *dst,
@@ -732,7 +856,11 @@ impl Stack {
                 ip.emit(&mut buf[..h]);
                 buf[h..h + body.len()].copy_from_slice(body);
                 self.shared.stats.packets_out += 1;
-                Transmit { len: h + body.len(), src: *src, dst: *dst }
+                Transmit {
+                    len: h + body.len(),
+                    src: *src,
+                    dst: *dst,
+                }
             }
         }
     }
@@ -756,7 +884,6 @@ impl Stack {
         let (src, dst) = (conn.local.ip(), conn.remote.ip());
         Some(self.shared.emit_tcp(src, dst, &tcp, buf))
     }
-
 }
 
 fn unspecified_like(a: IpAddr) -> IpAddr {

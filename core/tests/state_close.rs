@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use peer::*;
 use sanstcp::{
-    CloseReason, ConnId, ConnectOptions, DropReason, Event, Input, RecvError, SendError, StateError, TcpState,
+    CloseReason, ConnId, ConnectOptions, DropReason, Event, Input, RecvError, SendError,
+    StateError, TcpState,
 };
 
 const MSL: Duration = Duration::from_secs(7);
@@ -67,19 +68,41 @@ fn active_close_fin_wait_1_fin_wait_2_time_wait_closed_after_2msl() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: Established, to: FinWait1 },
-            Event::StateChanged { conn: c, from: FinWait1, to: FinWait2 },
+            Event::StateChanged {
+                conn: c,
+                from: Established,
+                to: FinWait1
+            },
+            Event::StateChanged {
+                conn: c,
+                from: FinWait1,
+                to: FinWait2
+            },
             Event::PeerClosed { conn: c },
-            Event::StateChanged { conn: c, from: FinWait2, to: TimeWait },
-            Event::StateChanged { conn: c, from: TimeWait, to: Closed },
-            Event::Closed { conn: c, reason: CloseReason::Normal },
+            Event::StateChanged {
+                conn: c,
+                from: FinWait2,
+                to: TimeWait
+            },
+            Event::StateChanged {
+                conn: c,
+                from: TimeWait,
+                to: Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::Normal
+            },
         ]
     );
     // A normal close reads as end of stream and refuses writes.
     assert_eq!(p.stack.recv(c, &mut buf), Ok(0));
     assert_eq!(p.stack.send(c, b"x"), Err(SendError::Closed));
     // The 4-tuple is free: a segment for it now gets a RST.
-    assert_eq!(p.send(ACK, 2, 2, &[]), Input::Dropped(DropReason::NoConnection));
+    assert_eq!(
+        p.send(ACK, 2, 2, &[]),
+        Input::Dropped(DropReason::NoConnection)
+    );
     p.expect(RST, 2, 0, 0);
     // Releasing the id makes it stale.
     p.stack.close(c);
@@ -119,7 +142,10 @@ fn retransmitted_fin_in_time_wait_is_acked_and_restarts_the_timer() {
     // Our ACK was lost: the peer's FIN comes again 3 s later. It is old (below RCV.NXT), so it is
     // answered with an ACK, and TIME-WAIT starts over (RFC 9293 §3.10.7.4, TIME-WAIT).
     p.advance_ms(3000);
-    assert_eq!(p.send(FIN_ACK, 1, 2, &[]), Input::Dropped(DropReason::OutOfWindow));
+    assert_eq!(
+        p.send(FIN_ACK, 1, 2, &[]),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
     p.expect(ACK, 2, 2, 0);
     assert_eq!(p.stack.poll_timeout(), Some(ms(3000) + 2 * MSL));
     p.advance_to(at(2 * MSL));
@@ -163,13 +189,32 @@ fn passive_close_close_wait_last_ack_closed() {
         p.events(),
         vec![
             Event::PeerClosed { conn: c },
-            Event::StateChanged { conn: c, from: Established, to: CloseWait },
-            Event::StateChanged { conn: c, from: CloseWait, to: LastAck },
-            Event::StateChanged { conn: c, from: LastAck, to: Closed },
-            Event::Closed { conn: c, reason: CloseReason::Normal },
+            Event::StateChanged {
+                conn: c,
+                from: Established,
+                to: CloseWait
+            },
+            Event::StateChanged {
+                conn: c,
+                from: CloseWait,
+                to: LastAck
+            },
+            Event::StateChanged {
+                conn: c,
+                from: LastAck,
+                to: Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::Normal
+            },
         ]
     );
-    assert_eq!(p.stack.poll_timeout(), None, "no TIME-WAIT on the passive side");
+    assert_eq!(
+        p.stack.poll_timeout(),
+        None,
+        "no TIME-WAIT on the passive side"
+    );
 }
 
 #[test]
@@ -181,7 +226,11 @@ fn passive_close_by_close_frees_the_connection_after_last_ack() {
     p.stack.close(c);
     assert_eq!(p.stack.info(c), None, "close() makes the id stale at once");
     p.expect(FIN_ACK, 1, 2, 0);
-    assert_eq!(p.stack.connection_count(), 1, "LAST-ACK goes on without the application");
+    assert_eq!(
+        p.stack.connection_count(),
+        1,
+        "LAST-ACK goes on without the application"
+    );
     p.send(ACK, 2, 2, &[]);
     assert_eq!(p.stack.connection_count(), 0);
 }
@@ -207,9 +256,17 @@ fn simultaneous_close_through_closing() {
     assert_eq!(p.state(c), Closed);
     assert_eq!(
         p.transitions(),
-        vec![(Established, FinWait1), (FinWait1, Closing), (Closing, TimeWait), (TimeWait, Closed)]
+        vec![
+            (Established, FinWait1),
+            (FinWait1, Closing),
+            (Closing, TimeWait),
+            (TimeWait, Closed)
+        ]
     );
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Normal }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Normal
+    }));
 }
 
 #[test]
@@ -238,7 +295,14 @@ fn fin_acking_our_fin_goes_from_fin_wait_1_to_time_wait() {
     p.send(FIN_ACK, 1, 2, &[]);
     p.expect(ACK, 2, 2, 0);
     assert_eq!(p.state(c), TimeWait);
-    assert_eq!(p.transitions(), vec![(Established, FinWait1), (FinWait1, FinWait2), (FinWait2, TimeWait)]);
+    assert_eq!(
+        p.transitions(),
+        vec![
+            (Established, FinWait1),
+            (FinWait1, FinWait2),
+            (FinWait2, TimeWait)
+        ]
+    );
 }
 
 #[test]
@@ -298,7 +362,10 @@ fn fin_wait_2_times_out_after_close() {
     p.expect(FIN_ACK, 1, 1, 0);
     p.advance_ms(10);
     p.send(ACK, 1, 2, &[]);
-    assert_eq!(p.transitions(), vec![(Established, FinWait1), (FinWait1, FinWait2)]);
+    assert_eq!(
+        p.transitions(),
+        vec![(Established, FinWait1), (FinWait1, FinWait2)]
+    );
     // Nobody holds the connection: FIN-WAIT-2 lasts fin_wait_2_timeout, then it is gone.
     assert_eq!(p.stack.poll_timeout(), Some(ms(3010)));
     p.quiet_until(ms(3009));
@@ -309,12 +376,22 @@ fn fin_wait_2_times_out_after_close() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: FinWait2, to: Closed },
-            Event::Closed { conn: c, reason: CloseReason::TimedOut },
+            Event::StateChanged {
+                conn: c,
+                from: FinWait2,
+                to: Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::TimedOut
+            },
         ]
     );
     // The peer's late FIN finds nothing: RST.
-    assert_eq!(p.send(FIN_ACK, 1, 2, &[]), Input::Dropped(DropReason::NoConnection));
+    assert_eq!(
+        p.send(FIN_ACK, 1, 2, &[]),
+        Input::Dropped(DropReason::NoConnection)
+    );
     p.expect(RST, 2, 0, 0);
 }
 
@@ -342,10 +419,16 @@ fn data_after_close_resets() {
     p.expect(FIN_ACK, 1, 1, 0);
     p.send(ACK, 1, 2, &[]);
     // Nobody will read it: the orphan answers data with a RST (documented; Linux does the same).
-    assert_eq!(p.send(ACK, 1, 2, b"unwanted"), Input::Dropped(DropReason::DataAfterFin));
+    assert_eq!(
+        p.send(ACK, 1, 2, b"unwanted"),
+        Input::Dropped(DropReason::DataAfterFin)
+    );
     p.expect(RST, 2, 0, 0);
     assert_eq!(p.stack.connection_count(), 0);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Aborted }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Aborted
+    }));
 }
 
 #[test]
@@ -358,8 +441,14 @@ fn close_with_unread_data_aborts() {
     p.expect(RST, 1, 0, 0);
     p.expect_none();
     assert_eq!(p.stack.connection_count(), 0);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Aborted }));
-    assert_eq!(p.send(ACK, 7, 1, &[]), Input::Dropped(DropReason::NoConnection));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Aborted
+    }));
+    assert_eq!(
+        p.send(ACK, 7, 1, &[]),
+        Input::Dropped(DropReason::NoConnection)
+    );
     p.expect(RST, 1, 0, 0);
 }
 
@@ -406,7 +495,10 @@ fn new_syn_ends_time_wait_for_a_listener() {
     assert_eq!(p.state(c), TimeWait);
     // An old SYN (not above RCV.NXT) is just an unacceptable segment: ACKed.
     p.advance_ms(1000);
-    assert_eq!(p.send(SYN, 0, 0, &[]), Input::Dropped(DropReason::OutOfWindow));
+    assert_eq!(
+        p.send(SYN, 0, 0, &[]),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
     p.expect(ACK, 2, 2, 0);
     assert_eq!(p.state(c), TimeWait);
     // A new SYN from the same port with a higher sequence number takes the 4-tuple over.
@@ -416,9 +508,66 @@ fn new_syn_ends_time_wait_for_a_listener() {
     assert_eq!(synack.flags, SYN_ACK);
     assert_eq!(synack.rack, 1);
     assert_eq!(p.state(c), Closed);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Normal }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Normal
+    }));
     p.send(ACK, 1, 1, &[]);
     let c2 = p.stack.accept(l).unwrap();
     assert_ne!(c2, c);
     assert_eq!(p.state(c2), Established);
+}
+
+#[test]
+fn all_eleven_states_are_reported() {
+    let mut seen = std::collections::HashSet::new();
+    let mut record = |p: &mut Peer| {
+        for (from, to) in p.transitions() {
+            seen.insert(from);
+            seen.insert(to);
+        }
+    };
+    // Passive open, then simultaneous close: LISTEN, SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1,
+    // CLOSING, TIME-WAIT, CLOSED.
+    let mut p = peer();
+    let (_, c) = p.passive_open();
+    p.stack.shutdown(c).unwrap();
+    p.expect(FIN_ACK, 1, 1, 0);
+    p.send(FIN_ACK, 1, 1, &[]);
+    p.send(ACK, 2, 2, &[]);
+    p.advance(2 * MSL);
+    assert_eq!(p.state(c), Closed);
+    record(&mut p);
+    // Active open, passive close: SYN-SENT, CLOSE-WAIT, LAST-ACK.
+    let mut p = peer();
+    let c = p.active_open(ConnectOptions::default());
+    p.send(FIN_ACK, 1, 1, &[]);
+    p.stack.shutdown(c).unwrap();
+    p.send(ACK, 2, 2, &[]);
+    assert_eq!(p.state(c), Closed);
+    record(&mut p);
+    // Active close: FIN-WAIT-2.
+    let mut p = peer();
+    let c = p.active_open(ConnectOptions::default());
+    p.stack.shutdown(c).unwrap();
+    p.send(ACK, 1, 2, &[]);
+    assert_eq!(p.state(c), FinWait2);
+    record(&mut p);
+    let all = [
+        Closed,
+        Listen,
+        SynSent,
+        SynReceived,
+        Established,
+        FinWait1,
+        FinWait2,
+        CloseWait,
+        Closing,
+        LastAck,
+        TimeWait,
+    ];
+    for s in all {
+        assert!(seen.contains(&s), "{s} never reported");
+    }
+    assert_eq!(seen.len(), 11);
 }

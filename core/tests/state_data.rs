@@ -14,7 +14,10 @@ use sanstcp::{ConnId, ConnectOptions, DropReason, Input, RecvError, TcpState};
 
 /// An established active open with a 4000-byte receive buffer (no window scaling: 4000 fits).
 fn small_rcv(p: &mut Peer) -> ConnId {
-    let c = p.active_open(ConnectOptions { recv_buffer: Some(4000), ..Default::default() });
+    let c = p.active_open(ConnectOptions {
+        recv_buffer: Some(4000),
+        ..Default::default()
+    });
     assert_eq!(p.info(c).rcv_wnd, 4000);
     c
 }
@@ -33,7 +36,11 @@ fn acceptability_zero_length_open_window() {
         p.expect_none();
     }
     for seq in [0, 4001, 0x8000_0000] {
-        assert_eq!(p.send(ACK, seq, 1, &[]), Input::Dropped(DropReason::OutOfWindow), "seq {seq}");
+        assert_eq!(
+            p.send(ACK, seq, 1, &[]),
+            Input::Dropped(DropReason::OutOfWindow),
+            "seq {seq}"
+        );
         // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
         let a = p.expect(ACK, 1, 1, 0);
         assert_eq!(a.window, 4000);
@@ -64,12 +71,18 @@ fn acceptability_zero_window() {
     p.expect_none();
     assert_eq!(p.info(c).snd_wnd, 1234);
     for seq in [4000, 4002] {
-        assert_eq!(p.send(ACK, seq, 1, &[]), Input::Dropped(DropReason::OutOfWindow));
+        assert_eq!(
+            p.send(ACK, seq, 1, &[]),
+            Input::Dropped(DropReason::OutOfWindow)
+        );
         let a = p.expect(ACK, 1, 4001, 0);
         assert_eq!(a.window, 0);
     }
     // Data, zero window: never acceptable. Beyond RCV.NXT it is simply out of window.
-    assert_eq!(p.send(ACK, 4002, 1, b"x"), Input::Dropped(DropReason::OutOfWindow));
+    assert_eq!(
+        p.send(ACK, 4002, 1, b"x"),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
     p.expect(ACK, 1, 4001, 0);
     // At RCV.NXT it is a zero-window probe: the data is not taken, but the probe is answered
     // with an ACK showing the (still zero) window (RFC 1122 §4.2.2.17, RFC 9293 §3.8.6.1).
@@ -92,7 +105,10 @@ fn acceptability_data_open_window_and_trimming() {
     assert_eq!(&buf[..9], &d[1..]);
     p.expect_at(ms(40), ACK, 1, 10, 0);
     // Entirely old: not acceptable, answered with an ACK, counted.
-    assert_eq!(p.send(ACK, 1, 1, &d[1..]), Input::Dropped(DropReason::OutOfWindow));
+    assert_eq!(
+        p.send(ACK, 1, 1, &d[1..]),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
     p.expect(ACK, 1, 10, 0);
     assert_eq!(oow(&p), 1);
     // Overlapping RCV.NXT by 5 bytes: only the new 5 are taken.
@@ -108,7 +124,11 @@ fn acceptability_data_open_window_and_trimming() {
     assert_eq!(p.send(FIN_ACK, 15, 1, &big), Input::Accepted);
     let a = p.expect(ACK, 1, 15 + wnd as u32, 0);
     assert_eq!(a.window, 0);
-    assert_eq!(p.state(c), TcpState::Established, "the FIN was beyond the window");
+    assert_eq!(
+        p.state(c),
+        TcpState::Established,
+        "the FIN was beyond the window"
+    );
     assert_eq!(p.stack.recv(c, &mut buf), Ok(wnd));
     assert_eq!(&buf[..wnd], &big[..wnd]);
 }
@@ -120,7 +140,10 @@ fn ack_of_unsent_data_is_dropped_and_acked() {
     p.stack.send(c, b"0123456789").unwrap();
     p.expect(ACK, 1, 1, 10);
     // SEG.ACK = 12 > SND.NXT = 11: send an ACK, drop the segment with its data (RFC 9293).
-    assert_eq!(p.send(ACK, 1, 12, b"data"), Input::Dropped(DropReason::BadAck));
+    assert_eq!(
+        p.send(ACK, 1, 12, b"data"),
+        Input::Dropped(DropReason::BadAck)
+    );
     p.expect(ACK, 11, 1, 0);
     let i = p.info(c);
     assert_eq!(i.snd_una, i.iss.wrapping_add(1));
@@ -253,7 +276,10 @@ fn nodelay_sends_small_segments_at_once() {
     p.expect(ACK, 2, 1, 1);
     // And via ConnectOptions.
     let mut q = Peer::new(config());
-    let c = q.active_open(ConnectOptions { nodelay: true, ..Default::default() });
+    let c = q.active_open(ConnectOptions {
+        nodelay: true,
+        ..Default::default()
+    });
     q.stack.send(c, b"a").unwrap();
     q.expect(ACK, 1, 1, 1);
     q.stack.send(c, b"b").unwrap();
@@ -358,7 +384,10 @@ fn reassembly_memory_is_bounded() {
     p.expect(ACK, 1, 1, 0);
     // 400 more bytes would be charged 464 (64 per held chunk): over the 1000-byte bound, so
     // they are dropped and counted, and still duplicate-ACKed.
-    assert_eq!(p.send(ACK, 1601, 1, &d[1600..2000]), Input::Dropped(DropReason::ReassemblyFull));
+    assert_eq!(
+        p.send(ACK, 1601, 1, &d[1600..2000]),
+        Input::Dropped(DropReason::ReassemblyFull)
+    );
     p.expect(ACK, 1, 1, 0);
     assert_eq!(p.stack.stats().dropped(DropReason::ReassemblyFull), 1);
     // 200 bytes fit.
@@ -394,7 +423,10 @@ fn fast_retransmit_after_three_duplicate_acks() {
     assert_eq!(r.payload, data(1, 1460));
     assert_eq!(p.stack.stats().fast_retransmits, 1);
     assert_eq!(p.stack.stats().retransmitted_segments, 1);
-    assert!(p.info(c).cwnd < 10 * 1460, "cwnd reduced on entering recovery");
+    assert!(
+        p.info(c).cwnd < 10 * 1460,
+        "cwnd reduced on entering recovery"
+    );
     // The full ACK ends recovery.
     p.send(ACK, 1, 1 + 5 * 1460, &[]);
     assert_eq!(p.info(c).bytes_in_flight, 0);
@@ -415,4 +447,45 @@ fn window_updates_and_data_do_not_count_as_duplicate_acks() {
     p.send(ACK, 1, 1, b"x");
     p.expect_none();
     assert_eq!(p.stack.stats().fast_retransmits, 0);
+}
+
+#[test]
+fn window_from_an_older_segment_is_ignored() {
+    let mut p = Peer::new(config());
+    let c = p.active_open(ConnectOptions::default());
+    // Out-of-order data carries the newer window: SND.WL1 moves to its sequence number.
+    p.tx(ACK)
+        .seq(101)
+        .ack(1)
+        .win(3000)
+        .data(&data(1, 10))
+        .send();
+    p.expect(ACK, 1, 1, 0);
+    assert_eq!(p.info(c).snd_wnd, 3000);
+    // The gap fills with a segment the peer sent earlier, with an older window: SND.WL1 > SEG.SEQ,
+    // so the window is not taken from it (RFC 9293 §3.10.7.4, fifth step).
+    p.tx(ACK).seq(1).ack(1).win(7000).data(&data(2, 100)).send();
+    p.expect(ACK, 1, 111, 0);
+    assert_eq!(p.info(c).snd_wnd, 3000);
+    // A newer segment updates it.
+    p.tx(ACK).seq(111).ack(1).win(5000).send();
+    assert_eq!(p.info(c).snd_wnd, 5000);
+}
+
+#[test]
+fn full_send_buffer_is_backpressure_then_writable() {
+    let mut p = Peer::with(|c| c.send_buffer = 1000);
+    let c = p.active_open(ConnectOptions::default());
+    p.events();
+    assert_eq!(p.stack.send(c, &data(1, 1500)), Ok(1000));
+    assert_eq!(
+        p.stack.send(c, b"more"),
+        Err(sanstcp::SendError::WouldBlock)
+    );
+    p.expect(ACK, 1, 1, 1000);
+    assert!(p.plain_events().is_empty());
+    p.send(ACK, 1, 401, &[]);
+    assert_eq!(p.plain_events(), vec![sanstcp::Event::Writable { conn: c }]);
+    assert_eq!(p.stack.send(c, &data(2, 1500)), Ok(400));
+    assert_eq!(p.info(c).send_queued, 1000);
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use peer::*;
 use sanstcp::{
-    CloseReason, ConnectOptions, Event, Input, Instant, ListenOptions, RecvError, SendError, TcpState,
+    CloseReason, ConnectOptions, Event, Input, Instant, ListenOptions, RecvError, SendError,
+    TcpState,
 };
 
 #[test]
@@ -27,7 +28,10 @@ fn active_open_closed_syn_sent_established() {
     assert_eq!(p.transitions(), vec![(TcpState::Closed, TcpState::SynSent)]);
     // Nothing else until the SYN-ACK.
     p.quiet_until(ms(50));
-    assert_eq!(p.tx(SYN_ACK).seq(0).ack(1).mss(1460).wscale(7).send(), Input::Accepted);
+    assert_eq!(
+        p.tx(SYN_ACK).seq(0).ack(1).mss(1460).wscale(7).send(),
+        Input::Accepted
+    );
     p.expect(ACK, 1, 1, 0);
     p.expect_none();
     let i = p.info(c);
@@ -39,7 +43,11 @@ fn active_open_closed_syn_sent_established() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::SynSent, to: TcpState::Established },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::SynSent,
+                to: TcpState::Established
+            },
             Event::Connected { conn: c },
         ]
     );
@@ -57,7 +65,11 @@ fn passive_open_listen_syn_received_established() {
     // The peer did not offer window scaling, so the SYN-ACK must not carry it.
     assert_eq!(synack.options.window_scale, None);
     assert_eq!(synack.window, 65535);
-    assert_eq!(p.stack.accept(l), None, "not established before the final ACK");
+    assert_eq!(
+        p.stack.accept(l),
+        None,
+        "not established before the final ACK"
+    );
     let trans = p.transitions();
     assert_eq!(trans, vec![(TcpState::Listen, TcpState::SynReceived)]);
     assert_eq!(p.stack.stats().passive_opens, 1);
@@ -70,11 +82,18 @@ fn passive_open_listen_syn_received_established() {
     assert!(
         evs.iter().any(|e| matches!(
             e,
-            Event::StateChanged { from: TcpState::SynReceived, to: TcpState::Established, .. }
+            Event::StateChanged {
+                from: TcpState::SynReceived,
+                to: TcpState::Established,
+                ..
+            }
         )),
         "{evs:?}"
     );
-    assert!(!evs.iter().any(|e| matches!(e, Event::Connected { .. })), "passive opens report Incoming: {evs:?}");
+    assert!(
+        !evs.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "passive opens report Incoming: {evs:?}"
+    );
     let c = p.stack.accept(l).expect("accept");
     let i = p.info(c);
     assert_eq!(i.state, TcpState::Established);
@@ -116,7 +135,10 @@ fn simultaneous_open_syn_crossing_syn() {
     // The peer's SYN-ACK for our SYN: its SYN is old now (below RCV.NXT), so the segment is not
     // acceptable and is answered with an ACK (RFC 9293 §3.10.7.4, first check).
     p.advance_ms(10);
-    assert_eq!(p.send(SYN_ACK, 0, 1, &[]), Input::Dropped(sanstcp::DropReason::OutOfWindow));
+    assert_eq!(
+        p.send(SYN_ACK, 0, 1, &[]),
+        Input::Dropped(sanstcp::DropReason::OutOfWindow)
+    );
     p.expect(ACK, 1, 1, 0);
     assert_eq!(p.state(c), TcpState::SynReceived);
     // The peer's ACK completes it.
@@ -129,9 +151,21 @@ fn simultaneous_open_syn_crossing_syn() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::Closed, to: TcpState::SynSent },
-            Event::StateChanged { conn: c, from: TcpState::SynSent, to: TcpState::SynReceived },
-            Event::StateChanged { conn: c, from: TcpState::SynReceived, to: TcpState::Established },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::Closed,
+                to: TcpState::SynSent
+            },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::SynSent,
+                to: TcpState::SynReceived
+            },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::SynReceived,
+                to: TcpState::Established
+            },
             Event::Connected { conn: c },
         ]
     );
@@ -167,7 +201,11 @@ fn retransmitted_syn_in_syn_received_repeats_the_syn_ack() {
     assert_eq!(p.tx(SYN).seq(0).mss(1460).send(), Input::Accepted);
     let again = p.expect(SYN_ACK, 0, 1, 0);
     assert_eq!(again.seq, first.seq, "the same ISS");
-    assert_eq!(p.stack.stats().passive_opens, 1, "no second half-open connection");
+    assert_eq!(
+        p.stack.stats().passive_opens,
+        1,
+        "no second half-open connection"
+    );
     p.send(ACK, 1, 1, &[]);
     assert!(p.stack.accept(l).is_some());
     assert!(p.stack.accept(l).is_none());
@@ -196,8 +234,15 @@ fn syn_retries_back_off_then_time_out() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::SynSent, to: TcpState::Closed },
-            Event::Closed { conn: c, reason: CloseReason::TimedOut },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::SynSent,
+                to: TcpState::Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::TimedOut
+            },
         ]
     );
     assert_eq!(p.state(c), TcpState::Closed);
@@ -229,17 +274,33 @@ fn karn_no_rtt_sample_from_a_retransmitted_syn() {
 #[test]
 fn syn_ack_retries_then_the_half_open_connection_is_dropped() {
     let mut p = Peer::with(|c| c.syn_retries = 2);
-    let l = p.stack.listen(p.us, ListenOptions { backlog: 4, syn_backlog: 1 }).unwrap();
+    let l = p
+        .stack
+        .listen(
+            p.us,
+            ListenOptions {
+                backlog: 4,
+                syn_backlog: 1,
+            },
+        )
+        .unwrap();
     p.tx(SYN).seq(0).mss(1460).send();
     p.expect(SYN_ACK, 0, 1, 0);
     p.expect_at(ms(1000), SYN_ACK, 0, 1, 0);
     p.expect_at(ms(3000), SYN_ACK, 0, 1, 0);
     p.quiet_until(ms(7000));
-    assert_eq!(p.stack.connection_count(), 0, "the half-open connection is gone");
+    assert_eq!(
+        p.stack.connection_count(),
+        0,
+        "the half-open connection is gone"
+    );
     assert_eq!(p.stack.poll_timeout(), None);
     // Its final ACK now reaches the listener, which answers an ACK with <SEQ=SEG.ACK><CTL=RST>.
     let iss = p.stack_iss();
-    assert_eq!(p.send(ACK, 1, 1, &[]), Input::Dropped(sanstcp::DropReason::NoConnection));
+    assert_eq!(
+        p.send(ACK, 1, 1, &[]),
+        Input::Dropped(sanstcp::DropReason::NoConnection)
+    );
     let rst = p.expect(RST, 1, 0, 0);
     assert_eq!(rst.seq, iss.wrapping_add(1));
     // The SYN queue slot (syn_backlog 1) is free again.
@@ -256,9 +317,15 @@ fn rst_in_syn_sent_acking_our_syn_refuses_the_connection() {
     p.transitions();
     // A RST that does not acknowledge our SYN is not valid in SYN-SENT (RFC 5961 §3.2 / RFC 9293
     // §3.10.7.3): without ACK it is dropped...
-    assert_eq!(p.send(RST, 0, 0, &[]), Input::Dropped(sanstcp::DropReason::RstOutOfWindow));
+    assert_eq!(
+        p.send(RST, 0, 0, &[]),
+        Input::Dropped(sanstcp::DropReason::RstOutOfWindow)
+    );
     // ...and with an ACK of something else it is dropped too, and never answered.
-    assert_eq!(p.send(RST_ACK, 0, 7, &[]), Input::Dropped(sanstcp::DropReason::BadAck));
+    assert_eq!(
+        p.send(RST_ACK, 0, 7, &[]),
+        Input::Dropped(sanstcp::DropReason::BadAck)
+    );
     p.expect_none();
     assert_eq!(p.state(c), TcpState::SynSent);
     // SEG.ACK = ISS + 1: connection refused.
@@ -267,8 +334,15 @@ fn rst_in_syn_sent_acking_our_syn_refuses_the_connection() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::SynSent, to: TcpState::Closed },
-            Event::Closed { conn: c, reason: CloseReason::Refused },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::SynSent,
+                to: TcpState::Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::Refused
+            },
         ]
     );
     assert_eq!(p.stack.send(c, b"x"), Err(SendError::Refused));
@@ -285,16 +359,25 @@ fn bad_ack_in_syn_sent_is_answered_with_rst() {
     p.expect(SYN, 0, 0, 0);
     let iss = p.stack_iss();
     // SEG.ACK > SND.NXT: <SEQ=SEG.ACK><CTL=RST>, and the attempt goes on.
-    assert_eq!(p.send(ACK, 0, 5, &[]), Input::Dropped(sanstcp::DropReason::BadAck));
+    assert_eq!(
+        p.send(ACK, 0, 5, &[]),
+        Input::Dropped(sanstcp::DropReason::BadAck)
+    );
     let rst = p.expect(RST, 5, 0, 0);
     assert_eq!(rst.seq, iss.wrapping_add(5));
     assert_eq!(rst.ack, 0);
     // SEG.ACK =< ISS too, even on a SYN-ACK.
-    assert_eq!(p.send(SYN_ACK, 0, 0, &[]), Input::Dropped(sanstcp::DropReason::BadAck));
+    assert_eq!(
+        p.send(SYN_ACK, 0, 0, &[]),
+        Input::Dropped(sanstcp::DropReason::BadAck)
+    );
     p.expect(RST, 0, 0, 0);
     assert_eq!(p.state(c), TcpState::SynSent);
     // A segment with an acceptable ACK but neither SYN nor RST is dropped silently.
-    assert_eq!(p.send(ACK, 0, 1, &[]), Input::Dropped(sanstcp::DropReason::InvalidFlags));
+    assert_eq!(
+        p.send(ACK, 0, 1, &[]),
+        Input::Dropped(sanstcp::DropReason::InvalidFlags)
+    );
     p.expect_none();
     // The real SYN-ACK still completes the handshake.
     p.tx(SYN_ACK).seq(0).ack(1).mss(1460).send();
@@ -307,7 +390,12 @@ fn syn_ack_carrying_data_and_fin() {
     let mut p = Peer::new(config());
     let c = p.connect(ConnectOptions::default());
     p.expect(SYN, 0, 0, 0);
-    p.tx(SYN_ACK | FIN).seq(0).ack(1).mss(1460).data(b"hi").send();
+    p.tx(SYN_ACK | FIN)
+        .seq(0)
+        .ack(1)
+        .mss(1460)
+        .data(b"hi")
+        .send();
     // Data, then the FIN: CLOSE-WAIT at once, everything ACKed in one segment.
     p.expect(ACK, 1, 4, 0);
     assert_eq!(p.state(c), TcpState::CloseWait);
@@ -321,13 +409,22 @@ fn listener_answers_ack_with_rst_and_ignores_rst_and_bare_segments() {
     let mut p = Peer::new(config());
     let l = p.listen(ListenOptions::default());
     // RFC 9293 §3.10.7.2: an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>.
-    assert_eq!(p.tx(ACK).seq(5).abs_ack(12345).send(), Input::Dropped(sanstcp::DropReason::NoConnection));
+    assert_eq!(
+        p.tx(ACK).seq(5).abs_ack(12345).send(),
+        Input::Dropped(sanstcp::DropReason::NoConnection)
+    );
     let rst = p.pop().unwrap();
     assert_eq!(rst.flags, RST);
     assert_eq!(rst.seq, 12345);
     // A RST is ignored, and so is a segment with neither SYN, ACK nor RST.
-    assert_eq!(p.send(RST, 5, 0, &[]), Input::Dropped(sanstcp::DropReason::InvalidFlags));
-    assert_eq!(p.send(FIN, 5, 0, &[]), Input::Dropped(sanstcp::DropReason::InvalidFlags));
+    assert_eq!(
+        p.send(RST, 5, 0, &[]),
+        Input::Dropped(sanstcp::DropReason::InvalidFlags)
+    );
+    assert_eq!(
+        p.send(FIN, 5, 0, &[]),
+        Input::Dropped(sanstcp::DropReason::InvalidFlags)
+    );
     p.expect_none();
     assert!(p.stack.accept(l).is_none());
     assert_eq!(p.stack.connection_count(), 0);
@@ -341,10 +438,16 @@ fn bad_ack_in_syn_received_is_answered_with_rst() {
     p.expect(SYN_ACK, 0, 1, 0);
     let iss = p.stack_iss();
     // SEG.ACK outside SND.UNA < SEG.ACK =< SND.NXT: <SEQ=SEG.ACK><CTL=RST>.
-    assert_eq!(p.send(ACK, 1, 9, &[]), Input::Dropped(sanstcp::DropReason::BadAck));
+    assert_eq!(
+        p.send(ACK, 1, 9, &[]),
+        Input::Dropped(sanstcp::DropReason::BadAck)
+    );
     let rst = p.expect(RST, 9, 0, 0);
     assert_eq!(rst.seq, iss.wrapping_add(9));
-    assert_eq!(p.send(ACK, 1, 0, &[]), Input::Dropped(sanstcp::DropReason::BadAck));
+    assert_eq!(
+        p.send(ACK, 1, 0, &[]),
+        Input::Dropped(sanstcp::DropReason::BadAck)
+    );
     p.expect(RST, 0, 0, 0);
     assert!(p.stack.accept(l).is_none());
     // The half-open connection survives and completes with the right ACK.
@@ -358,7 +461,11 @@ fn mss_ours_from_the_mtu_theirs_limits_our_segments() {
     p.syn_options.mss = Some(500);
     let c = p.connect(ConnectOptions::default());
     let syn = p.expect(SYN, 0, 0, 0);
-    assert_eq!(syn.options.mss, Some(1360), "MTU 1400 minus 40 bytes of IPv4 + TCP headers");
+    assert_eq!(
+        syn.options.mss,
+        Some(1360),
+        "MTU 1400 minus 40 bytes of IPv4 + TCP headers"
+    );
     p.tx(SYN_ACK).seq(0).ack(1).mss(500).send();
     p.expect(ACK, 1, 1, 0);
     let i = p.info(c);
@@ -402,7 +509,11 @@ fn window_scaling_only_when_both_syns_carry_it() {
     assert_eq!(p.info(c).snd_wnd, 1600);
     p.stack.send(c, b"x").unwrap();
     let s = p.expect(ACK, 1, 1, 1);
-    assert_eq!(u32::from(s.window) << 3, 256 * 1024, "256 KiB free, shifted by 3");
+    assert_eq!(
+        u32::from(s.window) << 3,
+        256 * 1024,
+        "256 KiB free, shifted by 3"
+    );
 
     // The peer's SYN-ACK without the option: no scaling either way, raw 16-bit windows.
     let mut q = Peer::new(config());
@@ -435,9 +546,30 @@ fn passive_open_window_scale_and_unscaled_syn_window() {
 #[test]
 fn isn_differs_per_tuple_repeats_per_config_and_advances_with_time() {
     let mut a = Peer::new(config());
-    let c1 = a.stack.connect(ms(0), "10.0.0.2:80".parse().unwrap(), ConnectOptions::default()).unwrap();
-    let c2 = a.stack.connect(ms(0), "10.0.0.2:81".parse().unwrap(), ConnectOptions::default()).unwrap();
-    let c3 = a.stack.connect(ms(0), "10.0.0.3:80".parse().unwrap(), ConnectOptions::default()).unwrap();
+    let c1 = a
+        .stack
+        .connect(
+            ms(0),
+            "10.0.0.2:80".parse().unwrap(),
+            ConnectOptions::default(),
+        )
+        .unwrap();
+    let c2 = a
+        .stack
+        .connect(
+            ms(0),
+            "10.0.0.2:81".parse().unwrap(),
+            ConnectOptions::default(),
+        )
+        .unwrap();
+    let c3 = a
+        .stack
+        .connect(
+            ms(0),
+            "10.0.0.3:80".parse().unwrap(),
+            ConnectOptions::default(),
+        )
+        .unwrap();
     let isn = |p: &Peer, c| p.info(c).iss;
     let (i1, i2, i3) = (isn(&a, c1), isn(&a, c2), isn(&a, c3));
     assert_ne!(i1, i2);
@@ -447,11 +579,25 @@ fn isn_differs_per_tuple_repeats_per_config_and_advances_with_time() {
     // Same secret, same 4-tuple, same time: the same ISN; one second later: 250 000 more
     // (RFC 6528's 4 µs clock).
     let mut b = Peer::new(config());
-    let d1 = b.stack.connect(ms(0), "10.0.0.2:80".parse().unwrap(), ConnectOptions::default()).unwrap();
+    let d1 = b
+        .stack
+        .connect(
+            ms(0),
+            "10.0.0.2:80".parse().unwrap(),
+            ConnectOptions::default(),
+        )
+        .unwrap();
     assert_eq!(b.info(d1).local, a.info(c1).local);
     assert_eq!(isn(&b, d1), i1);
     let mut c = Peer::new(config());
-    let e1 = c.stack.connect(ms(1000), "10.0.0.2:80".parse().unwrap(), ConnectOptions::default()).unwrap();
+    let e1 = c
+        .stack
+        .connect(
+            ms(1000),
+            "10.0.0.2:80".parse().unwrap(),
+            ConnectOptions::default(),
+        )
+        .unwrap();
     assert_eq!(c.info(e1).local, a.info(c1).local);
     assert_eq!(isn(&c, e1).wrapping_sub(i1), 250_000);
 
@@ -459,14 +605,24 @@ fn isn_differs_per_tuple_repeats_per_config_and_advances_with_time() {
     let mut cfg = config();
     cfg.secret = [0x43; 16];
     let mut d = Peer::new(cfg);
-    let f1 = d.stack.connect(ms(0), a.info(c1).remote, ConnectOptions { local: Some(a.info(c1).local), ..Default::default() }).unwrap();
+    let f1 = d
+        .stack
+        .connect(
+            ms(0),
+            a.info(c1).remote,
+            ConnectOptions {
+                local: Some(a.info(c1).local),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_ne!(isn(&d, f1), i1);
 
     // Passive opens too: two peers' ports get different ISNs.
     let mut e = Peer::new(config());
     e.listen(ListenOptions::default());
-    e.tx(SYN).seq(0).from_port(5000).send();
-    e.tx(SYN).seq(0).from_port(5001).send();
+    e.tx(SYN).seq(0).src_port(5000).send();
+    e.tx(SYN).seq(0).src_port(5001).send();
     let s1 = e.pop().unwrap();
     let s2 = e.pop().unwrap();
     assert_eq!((s1.dst.port(), s2.dst.port()), (5000, 5001));
@@ -479,13 +635,20 @@ fn ipv6_active_open_and_data() {
     let c = p.connect(ConnectOptions::default());
     assert!(p.us.is_ipv6());
     let syn = p.expect(SYN, 0, 0, 0);
-    assert_eq!(syn.options.mss, Some(1440), "MTU 1500 minus 60 bytes of IPv6 + TCP headers");
+    assert_eq!(
+        syn.options.mss,
+        Some(1440),
+        "MTU 1500 minus 60 bytes of IPv6 + TCP headers"
+    );
     assert_eq!(syn.hop_limit, 64);
     p.tx(SYN_ACK).seq(0).ack(1).mss(1440).send();
     p.expect(ACK, 1, 1, 0);
     assert_eq!(
         p.transitions(),
-        vec![(TcpState::Closed, TcpState::SynSent), (TcpState::SynSent, TcpState::Established)]
+        vec![
+            (TcpState::Closed, TcpState::SynSent),
+            (TcpState::SynSent, TcpState::Established)
+        ]
     );
     p.stack.set_nodelay(c, true).unwrap();
     assert_eq!(p.stack.send(c, &data(3, 2000)), Ok(2000));
@@ -505,7 +668,10 @@ fn ipv6_passive_open() {
     assert_eq!(p.info(c).local, p.us);
     assert_eq!(
         p.transitions(),
-        vec![(TcpState::Listen, TcpState::SynReceived), (TcpState::SynReceived, TcpState::Established)]
+        vec![
+            (TcpState::Listen, TcpState::SynReceived),
+            (TcpState::SynReceived, TcpState::Established)
+        ]
     );
     p.send(ACK, 1, 1, &data(4, 100));
     p.expect_at(ms(40), ACK, 1, 101, 0);
@@ -515,11 +681,53 @@ fn ipv6_passive_open() {
 #[test]
 fn connect_errors_and_unknown_ids() {
     let mut p = Peer::new(config());
-    let bad = p.stack.connect(Instant::ZERO, "10.0.0.2:0".parse().unwrap(), ConnectOptions::default());
+    let bad = p.stack.connect(
+        Instant::ZERO,
+        "10.0.0.2:0".parse().unwrap(),
+        ConnectOptions::default(),
+    );
     assert_eq!(bad, Err(sanstcp::ConnectError::BadRemote));
     let c = p.connect(ConnectOptions::default());
-    let other_port = ConnectOptions { local: Some(p.us), ..Default::default() };
-    assert_eq!(p.stack.connect(p.now(), p.them, other_port), Err(sanstcp::ConnectError::AddressInUse));
+    let other_port = ConnectOptions {
+        local: Some(p.us),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.stack.connect(p.now(), p.them, other_port),
+        Err(sanstcp::ConnectError::AddressInUse)
+    );
     p.stack.abort(c);
     assert_eq!(p.stack.info(c), None);
+}
+
+#[test]
+fn retransmitted_syn_ack_in_established_is_re_acked() {
+    let mut p = Peer::new(config());
+    let c = p.active_open(ConnectOptions::default());
+    // Our ACK of the SYN-ACK was lost: the SYN-ACK comes again. Its SYN is old, so the segment
+    // is unacceptable and answered with an ACK (RFC 9293 §3.10.7.4), no challenge ACK needed.
+    p.advance_ms(1000);
+    assert_eq!(
+        p.tx(SYN_ACK).seq(0).ack(1).mss(1460).send(),
+        Input::Dropped(sanstcp::DropReason::OutOfWindow)
+    );
+    p.expect(ACK, 1, 1, 0);
+    assert_eq!(p.state(c), TcpState::Established);
+    assert_eq!(p.stack.stats().challenge_acks, 0);
+    assert_eq!(p.info(c).rcv_nxt, PEER_ISS.wrapping_add(1));
+}
+
+#[test]
+fn data_on_a_syn_to_a_listener_is_not_acknowledged() {
+    let mut p = Peer::new(config());
+    let l = p.listen(ListenOptions::default());
+    // The SYN's data may be dropped; the SYN-ACK then acknowledges only the SYN.
+    p.tx(SYN).seq(0).mss(1460).data(b"early").send();
+    p.expect(SYN_ACK, 0, 1, 0);
+    // The peer retransmits the data after the handshake.
+    p.send(ACK | PSH, 1, 1, b"early");
+    let c = p.stack.accept(l).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(p.stack.recv(c, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"early");
 }

@@ -14,20 +14,32 @@ use std::time::Duration;
 use peer::*;
 use sanstcp::wire::{Icmpv4Repr, Icmpv6Repr};
 use sanstcp::{
-    ConnId, ConnectError, ConnectOptions, DropReason, Event, Input, ListenOptions, RecvError, SendError, StateError,
-    TcpState,
+    ConnId, ConnectError, ConnectOptions, DropReason, Event, Input, ListenOptions, RecvError,
+    SendError, StateError, TcpState,
 };
 
 #[test]
 fn syn_queue_limit_drops_further_syns() {
     let mut p = Peer::new(config());
-    let l = p.stack.listen(p.us, ListenOptions { backlog: 8, syn_backlog: 2 }).unwrap();
+    let l = p
+        .stack
+        .listen(
+            p.us,
+            ListenOptions {
+                backlog: 8,
+                syn_backlog: 2,
+            },
+        )
+        .unwrap();
     for port in [5000, 5001] {
-        assert_eq!(p.tx(SYN).seq(0).from_port(port).send(), Input::Accepted);
+        assert_eq!(p.tx(SYN).seq(0).src_port(port).send(), Input::Accepted);
         assert_eq!(p.pop().unwrap().flags, SYN_ACK);
     }
     // The third half-open connection does not fit: dropped without an answer.
-    assert_eq!(p.tx(SYN).seq(0).from_port(5002).send(), Input::Dropped(DropReason::SynQueueFull));
+    assert_eq!(
+        p.tx(SYN).seq(0).src_port(5002).send(),
+        Input::Dropped(DropReason::SynQueueFull)
+    );
     p.expect_none();
     assert_eq!(p.stack.stats().dropped(DropReason::SynQueueFull), 1);
     assert_eq!(p.stack.connection_count(), 2);
@@ -35,14 +47,23 @@ fn syn_queue_limit_drops_further_syns() {
     p.them.set_port(5000);
     p.send(ACK, 1, 1, &[]);
     assert!(p.plain_events().contains(&Event::Incoming { listener: l }));
-    assert_eq!(p.tx(SYN).seq(0).from_port(5002).send(), Input::Accepted);
+    assert_eq!(p.tx(SYN).seq(0).src_port(5002).send(), Input::Accepted);
     assert_eq!(p.pop().unwrap().dst.port(), 5002);
 }
 
 #[test]
 fn full_accept_queue_drops_the_final_ack_until_accept_makes_room() {
     let mut p = Peer::new(config());
-    let l = p.stack.listen(p.us, ListenOptions { backlog: 1, syn_backlog: 8 }).unwrap();
+    let l = p
+        .stack
+        .listen(
+            p.us,
+            ListenOptions {
+                backlog: 1,
+                syn_backlog: 8,
+            },
+        )
+        .unwrap();
     // The first connection fills the accept queue.
     p.them.set_port(5000);
     p.tx(SYN).seq(0).send();
@@ -54,7 +75,10 @@ fn full_accept_queue_drops_the_final_ack_until_accept_makes_room() {
     p.tx(SYN).seq(0).send();
     p.expect(SYN_ACK, 0, 1, 0);
     p.advance_ms(10);
-    assert_eq!(p.send(ACK, 1, 1, b"hello"), Input::Dropped(DropReason::AcceptQueueFull));
+    assert_eq!(
+        p.send(ACK, 1, 1, b"hello"),
+        Input::Dropped(DropReason::AcceptQueueFull)
+    );
     p.expect_none();
     assert!(p.plain_events().is_empty());
     assert_eq!(p.stack.stats().dropped(DropReason::AcceptQueueFull), 1);
@@ -80,10 +104,16 @@ fn full_accept_queue_drops_the_final_ack_until_accept_makes_room() {
 fn connection_limit() {
     let mut p = Peer::with(|c| c.max_connections = 1);
     p.listen(ListenOptions::default());
-    assert_eq!(p.tx(SYN).seq(0).from_port(5000).send(), Input::Accepted);
-    assert_eq!(p.tx(SYN).seq(0).from_port(5001).send(), Input::Dropped(DropReason::TooManyConnections));
+    assert_eq!(p.tx(SYN).seq(0).src_port(5000).send(), Input::Accepted);
+    assert_eq!(
+        p.tx(SYN).seq(0).src_port(5001).send(),
+        Input::Dropped(DropReason::TooManyConnections)
+    );
     let remote: SocketAddr = "10.0.0.2:80".parse().unwrap();
-    assert_eq!(p.stack.connect(p.now(), remote, ConnectOptions::default()), Err(ConnectError::TooManyConnections));
+    assert_eq!(
+        p.stack.connect(p.now(), remote, ConnectOptions::default()),
+        Err(ConnectError::TooManyConnections)
+    );
 }
 
 #[test]
@@ -100,10 +130,19 @@ fn stale_conn_ids_are_errors_and_never_reach_a_new_connection() {
     assert_eq!(p.stack.info(c1), None);
     let mut buf = [0u8; 4];
     assert_eq!(p.stack.send(c1, b"x"), Err(SendError::InvalidConnection));
-    assert_eq!(p.stack.recv(c1, &mut buf), Err(RecvError::InvalidConnection));
+    assert_eq!(
+        p.stack.recv(c1, &mut buf),
+        Err(RecvError::InvalidConnection)
+    );
     assert_eq!(p.stack.shutdown(c1), Err(StateError::InvalidConnection));
-    assert_eq!(p.stack.set_nodelay(c1, true), Err(StateError::InvalidConnection));
-    assert_eq!(p.stack.set_keepalive(c1, None), Err(StateError::InvalidConnection));
+    assert_eq!(
+        p.stack.set_nodelay(c1, true),
+        Err(StateError::InvalidConnection)
+    );
+    assert_eq!(
+        p.stack.set_keepalive(c1, None),
+        Err(StateError::InvalidConnection)
+    );
     p.stack.close(c1);
     p.stack.abort(c1);
     p.expect_none();
@@ -127,7 +166,10 @@ fn closed_listener_id_is_stale_and_its_port_refuses() {
     assert!(p.stack.close_listener(l));
     assert!(!p.stack.close_listener(l));
     assert_eq!(p.stack.accept(l), None);
-    assert_eq!(p.tx(SYN).seq(0).send(), Input::Dropped(DropReason::NoConnection));
+    assert_eq!(
+        p.tx(SYN).seq(0).send(),
+        Input::Dropped(DropReason::NoConnection)
+    );
     assert_eq!(p.pop().unwrap().flags, RST_ACK);
     let l2 = p.listen(ListenOptions::default());
     assert_ne!(l, l2);
@@ -138,7 +180,9 @@ fn closed_listener_id_is_stale_and_its_port_refuses() {
 #[test]
 fn listener_on_the_unspecified_address() {
     let mut p = Peer::new(config());
-    p.stack.listen("0.0.0.0:80".parse().unwrap(), ListenOptions::default()).unwrap();
+    p.stack
+        .listen("0.0.0.0:80".parse().unwrap(), ListenOptions::default())
+        .unwrap();
     assert_eq!(p.tx(SYN).seq(0).send(), Input::Accepted);
     p.expect(SYN_ACK, 0, 1, 0);
 }
@@ -149,7 +193,10 @@ fn ephemeral_ports_are_distinct_for_one_remote() {
     let remote: SocketAddr = "10.0.0.2:80".parse().unwrap();
     let mut ports = HashSet::new();
     for _ in 0..300 {
-        let c = p.stack.connect(p.now(), remote, ConnectOptions::default()).unwrap();
+        let c = p
+            .stack
+            .connect(p.now(), remote, ConnectOptions::default())
+            .unwrap();
         let port = p.info(c).local.port();
         assert!((49152..=65535).contains(&port), "{port}");
         assert!(ports.insert(port), "port {port} used twice");
@@ -159,14 +206,23 @@ fn ephemeral_ports_are_distinct_for_one_remote() {
     let mut q = Peer::with(|c| c.ephemeral_ports = (50000, 50009));
     let mut ports = HashSet::new();
     for _ in 0..10 {
-        let c = q.stack.connect(q.now(), remote, ConnectOptions::default()).unwrap();
+        let c = q
+            .stack
+            .connect(q.now(), remote, ConnectOptions::default())
+            .unwrap();
         ports.insert(q.info(c).local.port());
     }
     assert_eq!(ports, (50000..=50009).collect());
-    assert_eq!(q.stack.connect(q.now(), remote, ConnectOptions::default()), Err(ConnectError::AddressInUse));
+    assert_eq!(
+        q.stack.connect(q.now(), remote, ConnectOptions::default()),
+        Err(ConnectError::AddressInUse)
+    );
     // Another remote port is another 4-tuple: the same local ports are usable again.
     let other: SocketAddr = "10.0.0.2:81".parse().unwrap();
-    assert!(q.stack.connect(q.now(), other, ConnectOptions::default()).is_ok());
+    assert!(q
+        .stack
+        .connect(q.now(), other, ConnectOptions::default())
+        .is_ok());
 }
 
 #[test]
@@ -177,7 +233,14 @@ fn icmp_echo_request_is_answered_ipv4() {
     assert_eq!((r.ip.src_addr, r.ip.dst_addr), (p.us.ip(), p.them.ip()));
     assert_eq!(r.ip.protocol, 1);
     let msg = Icmpv4Repr::parse(r.payload()).unwrap();
-    assert_eq!(msg, Icmpv4Repr::EchoReply { ident: 0x1234, seq_no: 7, data: b"are you there" });
+    assert_eq!(
+        msg,
+        Icmpv4Repr::EchoReply {
+            ident: 0x1234,
+            seq_no: 7,
+            data: b"are you there"
+        }
+    );
     assert_eq!(p.stack.stats().icmp_echo_replies, 1);
     p.expect_none();
 }
@@ -189,9 +252,18 @@ fn icmp_echo_request_is_answered_ipv6() {
     let r = p.pop_other().unwrap();
     assert_eq!((r.ip.src_addr, r.ip.dst_addr), (p.us.ip(), p.them.ip()));
     assert_eq!(r.ip.protocol, 58);
-    let (IpAddr::V6(s), IpAddr::V6(d)) = (r.ip.src_addr, r.ip.dst_addr) else { unreachable!() };
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (r.ip.src_addr, r.ip.dst_addr) else {
+        unreachable!()
+    };
     let msg = Icmpv6Repr::parse(r.payload(), &s, &d).unwrap();
-    assert_eq!(msg, Icmpv6Repr::EchoReply { ident: 9, seq_no: 65535, data: b"v6" });
+    assert_eq!(
+        msg,
+        Icmpv6Repr::EchoReply {
+            ident: 9,
+            seq_no: 65535,
+            data: b"v6"
+        }
+    );
     assert_eq!(p.stack.stats().icmp_echo_replies, 1);
 }
 
@@ -260,18 +332,31 @@ fn icmp_error_quoting_an_out_of_window_sequence_number_is_ignored() {
     p.stack.send(c, &data(1, 1000)).unwrap();
     let seg = p.expect(ACK, 1, 1, 1000);
     // RFC 5927 §4.1: only SND.UNA =< quoted SEQ < SND.NXT is believed.
-    for seq in [seg.seq.wrapping_sub(1), seg.seq.wrapping_add(1000), seg.seq.wrapping_add(1 << 30)] {
+    for seq in [
+        seg.seq.wrapping_sub(1),
+        seg.seq.wrapping_add(1000),
+        seg.seq.wrapping_add(1 << 30),
+    ] {
         let mut quoted = seg.raw[..28].to_vec();
         quoted[24..28].copy_from_slice(&seq.to_be_bytes());
-        assert_eq!(p.icmp_error(router4(), 4, 600, &quoted), Input::Dropped(DropReason::IcmpIgnored));
+        assert_eq!(
+            p.icmp_error(router4(), 4, 600, &quoted),
+            Input::Dropped(DropReason::IcmpIgnored)
+        );
         assert_eq!(p.info(c).path_mtu, 1500);
     }
     // Quoting a connection that does not exist.
     let mut quoted = seg.raw[..28].to_vec();
     quoted[20..22].copy_from_slice(&1u16.to_be_bytes());
-    assert_eq!(p.icmp_error(router4(), 4, 600, &quoted), Input::Dropped(DropReason::IcmpIgnored));
+    assert_eq!(
+        p.icmp_error(router4(), 4, 600, &quoted),
+        Input::Dropped(DropReason::IcmpIgnored)
+    );
     // A router that does not say the MTU (RFC 1191 §5).
-    assert_eq!(p.too_big(router4(), 0, &seg, 28), Input::Dropped(DropReason::IcmpIgnored));
+    assert_eq!(
+        p.too_big(router4(), 0, &seg, 28),
+        Input::Dropped(DropReason::IcmpIgnored)
+    );
     p.expect_none();
     assert_eq!(p.info(c).path_mtu, 1500);
     assert_eq!(p.stack.stats().icmp_errors_applied, 0);
@@ -284,11 +369,40 @@ fn icmp_unreachable_in_window_is_a_soft_error() {
     p.stack.send(c, b"data").unwrap();
     let seg = p.expect(ACK, 1, 1, 4);
     // Host unreachable: recorded (RFC 1122 §4.2.3.9), the connection carries on.
-    assert_eq!(p.icmp_error(router4(), 1, 0, &seg.raw[..28]), Input::Accepted);
+    assert_eq!(
+        p.icmp_error(router4(), 1, 0, &seg.raw[..28]),
+        Input::Accepted
+    );
     let i = p.info(c);
     assert_eq!(i.soft_error, Some((3, 1)));
     assert_eq!(i.state, TcpState::Established);
     assert_eq!(i.path_mtu, 1500);
     p.send(ACK, 1, 5, &[]);
     assert_eq!(p.info(c).bytes_in_flight, 0);
+}
+
+/// Events about a connection that waits in the accept queue are held back (the application has
+/// no id for it yet); `accept` then reports the data and the FIN that arrived meanwhile, after
+/// `Incoming`.
+#[test]
+fn events_before_accept_are_reported_after_it() {
+    let mut p = Peer::new(config());
+    let l = p.listen(ListenOptions::default());
+    let o = p.syn_options;
+    assert_eq!(p.tx(SYN).seq(0).options(o).send(), Input::Accepted);
+    p.expect(SYN_ACK, 0, 1, 0);
+    assert_eq!(p.send(ACK, 1, 1, &[]), Input::Accepted);
+    assert_eq!(p.send(ACK | PSH, 1, 1, b"early"), Input::Accepted);
+    assert_eq!(p.send(FIN_ACK, 6, 1, &[]), Input::Accepted);
+    let before = p.plain_events();
+    assert_eq!(before, vec![Event::Incoming { listener: l }]);
+    let c = p.stack.accept(l).expect("queued connection");
+    assert_eq!(
+        p.plain_events(),
+        vec![Event::Readable { conn: c }, Event::PeerClosed { conn: c }]
+    );
+    let mut buf = [0u8; 16];
+    assert_eq!(p.stack.recv(c, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"early");
+    assert_eq!(p.stack.recv(c, &mut buf), Ok(0));
 }

@@ -9,7 +9,8 @@ mod peer;
 
 use peer::*;
 use sanstcp::{
-    CloseReason, ConnId, ConnectOptions, DropReason, Event, Input, ListenOptions, RecvError, SendError, TcpState,
+    CloseReason, ConnId, ConnectOptions, DropReason, Event, Input, ListenOptions, RecvError,
+    SendError, TcpState,
 };
 
 fn established(p: &mut Peer) -> ConnId {
@@ -22,7 +23,12 @@ fn established(p: &mut Peer) -> ConnId {
 fn closed_port_segment_with_ack_gets_rst_seq_seg_ack() {
     let mut p = Peer::new(config());
     // Nothing listens on port 80: <SEQ=SEG.ACK><CTL=RST>.
-    let r = p.tx(ACK | PSH).abs_seq(1000).abs_ack(0xdead_beef).data(b"data").send();
+    let r = p
+        .tx(ACK | PSH)
+        .abs_seq(1000)
+        .abs_ack(0xdead_beef)
+        .data(b"data")
+        .send();
     assert_eq!(r, Input::Dropped(DropReason::NoConnection));
     let rst = p.pop().unwrap();
     assert_eq!(rst.flags, RST);
@@ -58,7 +64,12 @@ fn closed_port_segment_without_ack_gets_rst_ack_seq_zero() {
         let rst = p.pop().unwrap();
         assert_eq!(rst.flags, RST_ACK, "for {flags}");
         assert_eq!(rst.seq, 0);
-        assert_eq!(rst.ack, seq.wrapping_add(len), "for {flags} with {} bytes", payload.len());
+        assert_eq!(
+            rst.ack,
+            seq.wrapping_add(len),
+            "for {flags} with {} bytes",
+            payload.len()
+        );
         p.expect_none();
     }
 }
@@ -66,12 +77,21 @@ fn closed_port_segment_without_ack_gets_rst_ack_seq_zero() {
 #[test]
 fn never_rst_a_rst() {
     let mut p = Peer::new(config());
-    assert_eq!(p.tx(RST).abs_seq(1).send(), Input::Dropped(DropReason::NoConnection));
-    assert_eq!(p.tx(RST_ACK).abs_seq(1).abs_ack(2).send(), Input::Dropped(DropReason::NoConnection));
+    assert_eq!(
+        p.tx(RST).abs_seq(1).send(),
+        Input::Dropped(DropReason::NoConnection)
+    );
+    assert_eq!(
+        p.tx(RST_ACK).abs_seq(1).abs_ack(2).send(),
+        Input::Dropped(DropReason::NoConnection)
+    );
     p.expect_none();
     // Nor from a listener.
     p.listen(ListenOptions::default());
-    assert_eq!(p.tx(RST_ACK).abs_seq(1).abs_ack(2).send(), Input::Dropped(DropReason::InvalidFlags));
+    assert_eq!(
+        p.tx(RST_ACK).abs_seq(1).abs_ack(2).send(),
+        Input::Dropped(DropReason::InvalidFlags)
+    );
     p.expect_none();
     assert_eq!(p.stack.stats().resets_out, 0);
 }
@@ -96,8 +116,15 @@ fn exact_rst_in_established_resets() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::Established, to: TcpState::Closed },
-            Event::Closed { conn: c, reason: CloseReason::Reset },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::Established,
+                to: TcpState::Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::Reset
+            },
         ]
     );
     // The queues are flushed and the error is sticky (RFC 9293 §3.10.7.4).
@@ -128,7 +155,10 @@ fn in_window_rst_gets_a_challenge_ack_and_does_not_reset() {
     let c = established(&mut p);
     // RCV.NXT is 1; 2 and 1000 are inside the window but not exact (RFC 5961 §3.2).
     for seq in [2, 1000, 65535] {
-        assert_eq!(p.send(RST, seq, 0, &[]), Input::Dropped(DropReason::RstInWindow));
+        assert_eq!(
+            p.send(RST, seq, 0, &[]),
+            Input::Dropped(DropReason::RstInWindow)
+        );
         p.expect(ACK, 1, 1, 0);
     }
     assert_eq!(p.state(c), TcpState::Established);
@@ -147,7 +177,11 @@ fn out_of_window_rst_is_dropped_silently() {
     assert_eq!(wnd, 65535);
     // Just below RCV.NXT, just past the right edge, far away.
     for seq in [0, 1 + wnd, 0x8000_0000] {
-        assert_eq!(p.send(RST, seq, 0, &[]), Input::Dropped(DropReason::RstOutOfWindow), "seq {seq}");
+        assert_eq!(
+            p.send(RST, seq, 0, &[]),
+            Input::Dropped(DropReason::RstOutOfWindow),
+            "seq {seq}"
+        );
         p.expect_none();
     }
     assert_eq!(p.state(c), TcpState::Established);
@@ -161,7 +195,11 @@ fn syn_in_established_gets_a_challenge_ack() {
     // In the window, at RCV.NXT and beyond; with and without ACK (RFC 5961 §4.2).
     for (flags, seq) in [(SYN, 1), (SYN, 500), (SYN_ACK, 1)] {
         let r = p.tx(flags).seq(seq).ack(1).send();
-        assert_eq!(r, Input::Dropped(DropReason::SynOnSynchronized), "{flags} seq {seq}");
+        assert_eq!(
+            r,
+            Input::Dropped(DropReason::SynOnSynchronized),
+            "{flags} seq {seq}"
+        );
         p.expect(ACK, 1, 1, 0);
     }
     // The peer's old SYN again (below RCV.NXT): an ACK too.
@@ -183,7 +221,11 @@ fn syn_with_data_straddling_rcv_nxt_gets_a_challenge_ack() {
     let r = p.tx(SYN | ACK).seq(0).ack(1).data(b"smuggled").send();
     assert_eq!(r, Input::Dropped(DropReason::SynOnSynchronized));
     p.expect(ACK, 1, 1, 0);
-    assert_eq!(p.info(c).rcv_nxt, PEER_ISS.wrapping_add(1), "none of its data was taken");
+    assert_eq!(
+        p.info(c).rcv_nxt,
+        PEER_ISS.wrapping_add(1),
+        "none of its data was taken"
+    );
     assert_eq!(p.stack.recv(c, &mut [0u8; 16]), Err(RecvError::WouldBlock));
 }
 
@@ -197,7 +239,10 @@ fn challenge_acks_are_rate_limited() {
         p.expect(ACK, 1, 1, 0);
     }
     // The third within the same second is suppressed.
-    assert_eq!(p.send(RST, 5, 0, &[]), Input::Dropped(DropReason::RstInWindow));
+    assert_eq!(
+        p.send(RST, 5, 0, &[]),
+        Input::Dropped(DropReason::RstInWindow)
+    );
     p.send(SYN, 5, 0, &[]);
     p.expect_none();
     let s = p.stack.stats();
@@ -219,12 +264,22 @@ fn too_old_ack_gets_a_challenge_ack() {
     let max_wnd = 65535;
     // SEG.ACK < SND.UNA - MAX.SND.WND is unacceptable (RFC 5961 §5.2): challenge ACK, dropped
     // with its data.
-    let r = p.tx(ACK).seq(1).ack(1u32.wrapping_sub(max_wnd + 1)).data(b"zz").send();
+    let r = p
+        .tx(ACK)
+        .seq(1)
+        .ack(1u32.wrapping_sub(max_wnd + 1))
+        .data(b"zz")
+        .send();
     assert_eq!(r, Input::Dropped(DropReason::BadAck));
     p.expect(ACK, 1, 1, 0);
     assert_eq!(p.info(c).rcv_nxt, PEER_ISS.wrapping_add(1));
     // At the edge it is acceptable (an old duplicate ACK).
-    let r = p.tx(ACK).seq(1).ack(1u32.wrapping_sub(max_wnd)).data(b"zz").send();
+    let r = p
+        .tx(ACK)
+        .seq(1)
+        .ack(1u32.wrapping_sub(max_wnd))
+        .data(b"zz")
+        .send();
     assert_eq!(r, Input::Accepted);
     assert_eq!(p.info(c).rcv_nxt, PEER_ISS.wrapping_add(3));
 }
@@ -232,11 +287,23 @@ fn too_old_ack_gets_a_challenge_ack() {
 #[test]
 fn rst_in_syn_received_passive_returns_the_slot_to_the_listener() {
     let mut p = Peer::new(config());
-    let l = p.stack.listen(p.us, ListenOptions { backlog: 4, syn_backlog: 1 }).unwrap();
+    let l = p
+        .stack
+        .listen(
+            p.us,
+            ListenOptions {
+                backlog: 4,
+                syn_backlog: 1,
+            },
+        )
+        .unwrap();
     p.tx(SYN).seq(0).mss(1460).send();
     p.expect(SYN_ACK, 0, 1, 0);
     // In-window but not exact: challenge ACK, nothing else.
-    assert_eq!(p.send(RST, 3, 0, &[]), Input::Dropped(DropReason::RstInWindow));
+    assert_eq!(
+        p.send(RST, 3, 0, &[]),
+        Input::Dropped(DropReason::RstInWindow)
+    );
     p.expect(ACK, 1, 1, 0);
     assert_eq!(p.stack.connection_count(), 1);
     // Exact: the half-open connection is gone, no SYN-ACK retransmission follows.
@@ -244,9 +311,12 @@ fn rst_in_syn_received_passive_returns_the_slot_to_the_listener() {
     assert_eq!(p.stack.connection_count(), 0);
     p.quiet_until(ms(5000));
     assert!(p.stack.accept(l).is_none());
-    assert!(!p.events().iter().any(|e| matches!(e, Event::Incoming { .. })));
+    assert!(!p
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Incoming { .. })));
     // The SYN queue has room again.
-    assert_eq!(p.tx(SYN).seq(100).from_port(40001).send(), Input::Accepted);
+    assert_eq!(p.tx(SYN).seq(100).src_port(40001).send(), Input::Accepted);
 }
 
 #[test]
@@ -259,7 +329,10 @@ fn rst_in_syn_received_after_simultaneous_open_is_refused() {
     assert_eq!(p.state(c), TcpState::SynReceived);
     p.send(RST, 1, 0, &[]);
     assert_eq!(p.state(c), TcpState::Closed);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Refused }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Refused
+    }));
     assert_eq!(p.stack.send(c, b"x"), Err(SendError::Refused));
 }
 
@@ -307,14 +380,25 @@ fn rst_in_each_synchronized_state() {
         assert_eq!(p.state(c), state);
         p.events();
         // Not exact: challenge ACK only.
-        assert_eq!(p.send(RST, rcv_nxt + 10, 0, &[]), Input::Dropped(DropReason::RstInWindow), "{state}");
+        assert_eq!(
+            p.send(RST, rcv_nxt + 10, 0, &[]),
+            Input::Dropped(DropReason::RstInWindow),
+            "{state}"
+        );
         assert_eq!(p.state(c), state);
         let ack = p.pop().unwrap();
         assert_eq!((ack.flags, ack.rack), (ACK, rcv_nxt), "{state}");
         // Exact: CLOSED, and the reset is reported.
         assert_eq!(p.send(RST, rcv_nxt, 0, &[]), Input::Accepted, "{state}");
         assert_eq!(p.state(c), Closed, "{state}");
-        assert_eq!(p.events(), vec![Event::Closed { conn: c, reason: CloseReason::Reset }], "{state}");
+        assert_eq!(
+            p.events(),
+            vec![Event::Closed {
+                conn: c,
+                reason: CloseReason::Reset
+            }],
+            "{state}"
+        );
         p.quiet_until(ms(10_000));
     }
 }
@@ -335,5 +419,8 @@ fn rst_in_time_wait_is_ignored() {
     assert_eq!(p.state(c), TcpState::TimeWait);
     p.advance_to(ms(2000));
     assert_eq!(p.state(c), TcpState::Closed);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::Normal }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Normal
+    }));
 }

@@ -9,11 +9,16 @@ mod peer;
 use std::time::Duration;
 
 use peer::*;
-use sanstcp::{CloseReason, ConnId, ConnectOptions, Event, RecvError, SendError, StateError, TcpState};
+use sanstcp::{
+    CloseReason, ConnId, ConnectOptions, Event, RecvError, SendError, StateError, TcpState,
+};
 
 /// An active open whose SYN-ACK arrives after `rtt_ms`: one RTT sample of that size.
 fn open_with_rtt(p: &mut Peer, rtt_ms: u64) -> ConnId {
-    let c = p.connect(ConnectOptions { nodelay: true, ..Default::default() });
+    let c = p.connect(ConnectOptions {
+        nodelay: true,
+        ..Default::default()
+    });
     p.expect(SYN, 0, 0, 0);
     p.advance_ms(rtt_ms);
     p.tx(SYN_ACK).seq(0).ack(1).mss(1460).send();
@@ -36,10 +41,16 @@ fn rto_from_the_first_sample_then_doubling() {
     // Expiries at +300, then +600, +1200 (RFC 6298 §5.5).
     p.quiet_until(just_before(ms(400)));
     p.expect_at(ms(400), ACK, 1, 1, 4);
-    assert_eq!((p.info(c).backoff, p.info(c).rto), (1, Duration::from_millis(600)));
+    assert_eq!(
+        (p.info(c).backoff, p.info(c).rto),
+        (1, Duration::from_millis(600))
+    );
     p.expect_at(ms(1000), ACK, 1, 1, 4);
     p.expect_at(ms(2200), ACK, 1, 1, 4);
-    assert_eq!((p.info(c).backoff, p.info(c).rto), (3, Duration::from_millis(2400)));
+    assert_eq!(
+        (p.info(c).backoff, p.info(c).rto),
+        (3, Duration::from_millis(2400))
+    );
     let s = p.stack.stats();
     assert_eq!((s.rto_expirations, s.retransmitted_segments), (3, 3));
     assert_eq!(p.info(c).retransmits, 3);
@@ -48,9 +59,17 @@ fn rto_from_the_first_sample_then_doubling() {
     p.advance_to(ms(2250));
     p.send(ACK, 1, 5, &[]);
     let i = p.info(c);
-    assert_eq!(i.srtt, Some(Duration::from_millis(100)), "no sample from a retransmitted segment");
+    assert_eq!(
+        i.srtt,
+        Some(Duration::from_millis(100)),
+        "no sample from a retransmitted segment"
+    );
     assert_eq!((i.backoff, i.rto), (0, Duration::from_millis(300)));
-    assert_eq!(p.stack.poll_timeout(), None, "nothing outstanding, no timer");
+    assert_eq!(
+        p.stack.poll_timeout(),
+        None,
+        "nothing outstanding, no timer"
+    );
     // Fresh data is timed again: a 50 ms sample moves SRTT to 7/8·100 + 1/8·50.
     p.advance_to(ms(2300));
     p.stack.send(c, b"more").unwrap();
@@ -115,8 +134,15 @@ fn max_retries_end_in_timed_out_with_sticky_errors() {
     assert_eq!(
         p.events(),
         vec![
-            Event::StateChanged { conn: c, from: TcpState::Established, to: TcpState::Closed },
-            Event::Closed { conn: c, reason: CloseReason::TimedOut },
+            Event::StateChanged {
+                conn: c,
+                from: TcpState::Established,
+                to: TcpState::Closed
+            },
+            Event::Closed {
+                conn: c,
+                reason: CloseReason::TimedOut
+            },
         ]
     );
     assert_eq!(p.state(c), TcpState::Closed);
@@ -182,7 +208,9 @@ fn keepalive_is_off_by_default() {
 fn keepalive_probe_at_idle_time_answered_keeps_the_connection() {
     let mut p = Peer::with(|c| c.keepalive_interval = Duration::from_secs(2));
     let c = p.active_open(ConnectOptions::default());
-    p.stack.set_keepalive(c, Some(Duration::from_secs(10))).unwrap();
+    p.stack
+        .set_keepalive(c, Some(Duration::from_secs(10)))
+        .unwrap();
     assert_eq!(p.info(c).keepalive, Some(Duration::from_secs(10)));
     // The probe: <SEQ=SND.UNA-1><ACK=RCV.NXT>, no data.
     p.quiet_until(just_before(ms(10_000)));
@@ -215,7 +243,9 @@ fn unanswered_keepalive_probes_time_out() {
         c.keepalive_probes = 3;
     });
     let c = p.active_open(ConnectOptions::default());
-    p.stack.set_keepalive(c, Some(Duration::from_secs(10))).unwrap();
+    p.stack
+        .set_keepalive(c, Some(Duration::from_secs(10)))
+        .unwrap();
     p.expect_at(ms(10_000), ACK, 0, 1, 0);
     p.expect_at(ms(11_000), ACK, 0, 1, 0);
     p.expect_at(ms(12_000), ACK, 0, 1, 0);
@@ -224,7 +254,10 @@ fn unanswered_keepalive_probes_time_out() {
     p.advance_to(ms(13_000));
     p.expect_none();
     assert_eq!(p.state(c), TcpState::Closed);
-    assert!(p.events().contains(&Event::Closed { conn: c, reason: CloseReason::TimedOut }));
+    assert!(p.events().contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::TimedOut
+    }));
     assert_eq!(p.stack.send(c, b"x"), Err(SendError::TimedOut));
     assert_eq!(p.stack.recv(c, &mut [0u8; 1]), Err(RecvError::TimedOut));
     assert_eq!(p.stack.stats().keepalive_probes, 3);

@@ -51,7 +51,10 @@ fn quoted_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<Quoted> {
     let dport = u16::from_be_bytes([h[2], h[3]]);
     let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
     Some(Quoted {
-        tuple: FourTuple { local: SocketAddr::new(src, sport), remote: SocketAddr::new(dst, dport) },
+        tuple: FourTuple {
+            local: SocketAddr::new(src, sport),
+            remote: SocketAddr::new(dst, dport),
+        },
         seq: SeqNumber(seq),
     })
 }
@@ -64,22 +67,44 @@ fn icmp_error(e: WireError) -> DropReason {
 }
 
 impl Stack {
-    pub(super) fn input_icmpv4(&mut self, now: Instant, ip: &IpRepr, payload: &[u8]) -> Result<(), DropReason> {
+    pub(super) fn input_icmpv4(
+        &mut self,
+        now: Instant,
+        ip: &IpRepr,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
         let msg = Icmpv4Repr::parse(payload).map_err(icmp_error)?;
         match msg {
-            Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
-                let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
+            Icmpv4Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
+                let reply = Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
                 let mut body = vec![0u8; reply.buffer_len()];
                 reply.emit(&mut body);
                 self.queue_echo_reply(ip, crate::wire::ip_protocol::ICMP, body)
             }
-            Icmpv4Repr::DstUnreachable { code, next_hop_mtu, invoking } => {
+            Icmpv4Repr::DstUnreachable {
+                code,
+                next_hop_mtu,
+                invoking,
+            } => {
                 let mtu = (code == dst_unreachable_code::FRAG_NEEDED).then_some(next_hop_mtu);
                 // RFC 1191 §5: a router that does not fill in the MTU leaves zero; skip it.
                 if mtu == Some(0) {
                     return Err(DropReason::IcmpIgnored);
                 }
-                self.apply_icmp_error(now, quoted_v4(invoking), (ICMPV4_DST_UNREACHABLE, code), mtu)
+                self.apply_icmp_error(
+                    now,
+                    quoted_v4(invoking),
+                    (ICMPV4_DST_UNREACHABLE, code),
+                    mtu,
+                )
             }
             Icmpv4Repr::TimeExceeded { code, invoking } => {
                 self.apply_icmp_error(now, quoted_v4(invoking), (ICMPV4_TIME_EXCEEDED, code), None)
@@ -88,14 +113,27 @@ impl Stack {
         }
     }
 
-    pub(super) fn input_icmpv6(&mut self, now: Instant, ip: &IpRepr, payload: &[u8]) -> Result<(), DropReason> {
+    pub(super) fn input_icmpv6(
+        &mut self,
+        now: Instant,
+        ip: &IpRepr,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
         let (IpAddr::V6(src), IpAddr::V6(dst)) = (ip.src_addr, ip.dst_addr) else {
             return Err(DropReason::BadAddress);
         };
         let msg = Icmpv6Repr::parse(payload, &src, &dst).map_err(icmp_error)?;
         match msg {
-            Icmpv6Repr::EchoRequest { ident, seq_no, data } => {
-                let reply = Icmpv6Repr::EchoReply { ident, seq_no, data };
+            Icmpv6Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } => {
+                let reply = Icmpv6Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
                 let mut body = vec![0u8; reply.buffer_len()];
                 reply.emit(&mut body, &dst, &src);
                 self.queue_echo_reply(ip, ip_protocol::ICMPV6, body)
@@ -104,9 +142,12 @@ impl Stack {
                 let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
                 self.apply_icmp_error(now, quoted_v6(invoking), (2, 0), Some(mtu))
             }
-            Icmpv6Repr::DstUnreachable { code, invoking } => {
-                self.apply_icmp_error(now, quoted_v6(invoking), (ICMPV6_DST_UNREACHABLE, code), None)
-            }
+            Icmpv6Repr::DstUnreachable { code, invoking } => self.apply_icmp_error(
+                now,
+                quoted_v6(invoking),
+                (ICMPV6_DST_UNREACHABLE, code),
+                None,
+            ),
             Icmpv6Repr::TimeExceeded { code, invoking } => {
                 self.apply_icmp_error(now, quoted_v6(invoking), (ICMPV6_TIME_EXCEEDED, code), None)
             }
@@ -114,7 +155,12 @@ impl Stack {
         }
     }
 
-    fn queue_echo_reply(&mut self, ip: &IpRepr, protocol: u8, body: alloc::vec::Vec<u8>) -> Result<(), DropReason> {
+    fn queue_echo_reply(
+        &mut self,
+        ip: &IpRepr,
+        protocol: u8,
+        body: alloc::vec::Vec<u8>,
+    ) -> Result<(), DropReason> {
         // The reply must fit the MTU; larger requests are not answered.
         if body.len() + ip.header_len() > self.shared.cfg.mtu {
             return Err(DropReason::IcmpIgnored);
@@ -122,7 +168,12 @@ impl Stack {
         if !super::is_unicast(ip.src_addr) {
             return Err(DropReason::BadAddress);
         }
-        let c = Control::Icmp { src: ip.dst_addr, dst: ip.src_addr, protocol, body };
+        let c = Control::Icmp {
+            src: ip.dst_addr,
+            dst: ip.src_addr,
+            protocol,
+            body,
+        };
         if !self.shared.queue_control(c) {
             return Err(DropReason::ControlQueueFull);
         }

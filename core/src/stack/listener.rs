@@ -45,15 +45,32 @@ impl Listeners {
 
     fn ids(&self) -> impl Iterator<Item = (ListenerId, &Listener)> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.listener.as_ref().map(|l| (ListenerId { index: i as u32, generation: s.generation }, l))
+            s.listener.as_ref().map(|l| {
+                (
+                    ListenerId {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    l,
+                )
+            })
         })
     }
 
-    pub fn add(&mut self, local: SocketAddr, opts: ListenOptions) -> Result<ListenerId, ListenError> {
+    pub fn add(
+        &mut self,
+        local: SocketAddr,
+        opts: ListenOptions,
+    ) -> Result<ListenerId, ListenError> {
         if self.ids().any(|(_, l)| l.local == local) {
             return Err(ListenError::AddressInUse);
         }
-        let listener = Listener { local, opts, half_open: 0, accept_queue: VecDeque::new() };
+        let listener = Listener {
+            local,
+            opts,
+            half_open: 0,
+            accept_queue: VecDeque::new(),
+        };
         let index = match self.slots.iter().position(|s| s.listener.is_none()) {
             Some(i) => i,
             None => {
@@ -63,7 +80,10 @@ impl Listeners {
         };
         let slot = &mut self.slots[index];
         slot.listener = Some(listener);
-        Ok(ListenerId { index: index as u32, generation: slot.generation })
+        Ok(ListenerId {
+            index: index as u32,
+            generation: slot.generation,
+        })
     }
 
     /// Removes a listener, returning the connections still queued on it.
@@ -92,15 +112,19 @@ impl Listeners {
 
     /// Whether a listener already uses this local port (so an active open should not).
     pub fn uses_port(&self, ip: IpAddr, port: u16) -> bool {
-        self.ids().any(|(_, l)| l.local.port() == port && (l.local.ip() == ip || l.local.ip().is_unspecified()))
+        self.ids().any(|(_, l)| {
+            l.local.port() == port && (l.local.ip() == ip || l.local.ip().is_unspecified())
+        })
     }
 
     pub fn has_syn_room(&self, id: ListenerId) -> bool {
-        self.get(id).is_some_and(|l| l.half_open < l.opts.syn_backlog)
+        self.get(id)
+            .is_some_and(|l| l.half_open < l.opts.syn_backlog)
     }
 
     pub fn accept_queue_full(&self, id: ListenerId) -> bool {
-        self.get(id).is_none_or(|l| l.accept_queue.len() >= l.opts.backlog)
+        self.get(id)
+            .is_none_or(|l| l.accept_queue.len() >= l.opts.backlog)
     }
 
     pub fn half_open_added(&mut self, id: ListenerId) {

@@ -54,14 +54,23 @@ impl ConnTable {
     /// The id the next inserted connection will get.
     pub fn next_id(&self) -> ConnId {
         match self.free.last() {
-            Some(&index) => ConnId { index, generation: self.slots[index as usize].generation },
-            None => ConnId { index: self.slots.len() as u32, generation: 0 },
+            Some(&index) => ConnId {
+                index,
+                generation: self.slots[index as usize].generation,
+            },
+            None => ConnId {
+                index: self.slots.len() as u32,
+                generation: 0,
+            },
         }
     }
 
     /// Inserts a connection built with [`ConnTable::next_id`].
     pub fn insert(&mut self, conn: Connection) -> u32 {
-        let tuple = FourTuple { local: conn.local, remote: conn.remote };
+        let tuple = FourTuple {
+            local: conn.local,
+            remote: conn.remote,
+        };
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -78,9 +87,14 @@ impl ConnTable {
 
     /// Frees a slot; its id becomes stale.
     pub fn remove(&mut self, index: u32) {
-        let Some(slot) = self.slots.get_mut(index as usize) else { return };
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
         if let Some(conn) = slot.conn.take() {
-            let tuple = FourTuple { local: conn.local, remote: conn.remote };
+            let tuple = FourTuple {
+                local: conn.local,
+                remote: conn.remote,
+            };
             if self.by_tuple.get(&tuple) == Some(&index) {
                 self.by_tuple.remove(&tuple);
             }
@@ -93,7 +107,10 @@ impl ConnTable {
     /// Takes a connection's 4-tuple out of the lookup map (it stays in its slot).
     pub fn unlink(&mut self, index: u32) {
         if let Some(conn) = self.get(index) {
-            let tuple = FourTuple { local: conn.local, remote: conn.remote };
+            let tuple = FourTuple {
+                local: conn.local,
+                remote: conn.remote,
+            };
             if self.by_tuple.get(&tuple) == Some(&index) {
                 self.by_tuple.remove(&tuple);
             }
@@ -120,9 +137,13 @@ impl ConnTable {
 
     /// Puts the connection's next deadline on the heap if it changed.
     pub fn reschedule(&mut self, index: u32) {
-        let Some(slot) = self.slots.get_mut(index as usize) else { return };
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
         let generation = slot.generation;
-        let Some(conn) = slot.conn.as_mut() else { return };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
         let deadline = conn.next_deadline();
         if deadline != conn.scheduled {
             conn.scheduled = deadline;
@@ -150,7 +171,9 @@ impl ConnTable {
     }
 
     fn is_current(&self, d: Instant, index: u32, generation: u32) -> bool {
-        let Some(slot) = self.slots.get(index as usize) else { return false };
+        let Some(slot) = self.slots.get(index as usize) else {
+            return false;
+        };
         slot.generation == generation && slot.conn.as_ref().is_some_and(|c| c.scheduled == Some(d))
     }
 

@@ -19,7 +19,10 @@ pub struct ByteQueue {
 impl ByteQueue {
     /// An empty queue that holds at most `capacity` bytes. Allocates nothing yet.
     pub fn new(capacity: usize) -> ByteQueue {
-        ByteQueue { buf: BytesMut::new(), capacity }
+        ByteQueue {
+            buf: BytesMut::new(),
+            capacity,
+        }
     }
     /// Bytes held.
     pub fn len(&self) -> usize {
@@ -110,7 +113,10 @@ pub enum InsertOutcome {
 impl ReassemblyQueue {
     /// An empty queue holding at most `limit` bytes (payload plus per-chunk overhead).
     pub fn new(limit: usize) -> ReassemblyQueue {
-        ReassemblyQueue { limit, ..ReassemblyQueue::default() }
+        ReassemblyQueue {
+            limit,
+            ..ReassemblyQueue::default()
+        }
     }
     /// Payload bytes held.
     pub fn len(&self) -> usize {
@@ -122,7 +128,10 @@ impl ReassemblyQueue {
     }
     /// The held data as maximal contiguous (start, end) ranges, in sequence order.
     pub fn ranges(&self) -> impl Iterator<Item = (SeqNumber, SeqNumber)> + '_ {
-        let mut iter = self.chunks.iter().map(|(k, b)| (self.base + *k, self.base + *k + b.len()));
+        let mut iter = self
+            .chunks
+            .iter()
+            .map(|(k, b)| (self.base + *k, self.base + *k + b.len()));
         let mut current = iter.next();
         core::iter::from_fn(move || {
             let (start, mut end) = current?;
@@ -185,7 +194,11 @@ impl ReassemblyQueue {
 
     /// Removes the data that now starts at or before `rcv_nxt`, handing each piece that
     /// begins exactly at the advancing receive point to `deliver`; returns the new RCV.NXT.
-    pub fn pop_ready(&mut self, mut rcv_nxt: SeqNumber, mut deliver: impl FnMut(&[u8])) -> SeqNumber {
+    pub fn pop_ready(
+        &mut self,
+        mut rcv_nxt: SeqNumber,
+        mut deliver: impl FnMut(&[u8]),
+    ) -> SeqNumber {
         while let Some(entry) = self.chunks.first_entry() {
             let start = self.base + *entry.key();
             if start > rcv_nxt {
@@ -241,10 +254,16 @@ mod tests {
         let mut r = ReassemblyQueue::new(1000);
         let base = SeqNumber(u32::MAX - 3);
         assert_eq!(r.insert(base, base + 4u32, b"efgh"), InsertOutcome::Stored);
-        assert_eq!(r.insert(base, base + 2u32, b"cdefghij"), InsertOutcome::Stored);
+        assert_eq!(
+            r.insert(base, base + 2u32, b"cdefghij"),
+            InsertOutcome::Stored
+        );
         assert_eq!(r.insert(base, base + 4u32, b"ef"), InsertOutcome::Duplicate);
         assert_eq!(r.len(), 8);
-        assert_eq!(r.ranges().collect::<Vec<_>>(), [(base + 2u32, base + 10u32)]);
+        assert_eq!(
+            r.ranges().collect::<Vec<_>>(),
+            [(base + 2u32, base + 10u32)]
+        );
         let mut got = Vec::new();
         // Nothing is ready until the gap at `base` fills.
         assert_eq!(r.pop_ready(base, |d| got.extend_from_slice(d)), base);

@@ -133,7 +133,12 @@ impl Congestion {
 
     /// A duplicate ACK arrived. `snd_una` is the cumulative ACK point, `snd_max` the highest
     /// sequence sent, `flight` the bytes outstanding.
-    pub fn on_dupack(&mut self, snd_una: SeqNumber, snd_max: SeqNumber, flight: u32) -> RecoveryAction {
+    pub fn on_dupack(
+        &mut self,
+        snd_una: SeqNumber,
+        snd_max: SeqNumber,
+        flight: u32,
+    ) -> RecoveryAction {
         self.dupacks = self.dupacks.saturating_add(1);
         if self.recover.is_some() {
             // Window inflation for each segment that left the network (RFC 5681 §3.2 step 4).
@@ -192,14 +197,23 @@ mod tests {
         let max = SeqNumber(20_000);
         assert_eq!(c.on_dupack(una, max, 19_000), RecoveryAction::None);
         assert_eq!(c.on_dupack(una, max, 19_000), RecoveryAction::None);
-        assert_eq!(c.on_dupack(una, max, 19_000), RecoveryAction::RetransmitFirst);
+        assert_eq!(
+            c.on_dupack(una, max, 19_000),
+            RecoveryAction::RetransmitFirst
+        );
         assert_eq!(c.ssthresh(), 9_500);
         assert_eq!(c.window(), 12_500);
         assert!(c.in_recovery());
         // Partial ACK: retransmit again.
-        assert_eq!(c.on_ack(1000, SeqNumber(2000), 19_000), RecoveryAction::RetransmitFirst);
+        assert_eq!(
+            c.on_ack(1000, SeqNumber(2000), 19_000),
+            RecoveryAction::RetransmitFirst
+        );
         // Full ACK ends recovery with cwnd <= ssthresh.
-        assert_eq!(c.on_ack(18_000, SeqNumber(20_000), 18_000), RecoveryAction::None);
+        assert_eq!(
+            c.on_ack(18_000, SeqNumber(20_000), 18_000),
+            RecoveryAction::None
+        );
         assert!(!c.in_recovery());
         assert!(c.window() <= 9_500);
     }

@@ -202,8 +202,19 @@ pub struct Connection {
 
 impl Connection {
     /// A connection in CLOSED with the given identity and buffers; the caller opens it.
-    pub(crate) fn new(ident: ConnIdentity, owner: Owner, params: ConnParams, cfg: &StackConfig, now: Instant) -> Connection {
-        let ConnIdentity { id, local, remote, iss } = ident;
+    pub(crate) fn new(
+        ident: ConnIdentity,
+        owner: Owner,
+        params: ConnParams,
+        cfg: &StackConfig,
+        now: Instant,
+    ) -> Connection {
+        let ConnIdentity {
+            id,
+            local,
+            remote,
+            iss,
+        } = ident;
         let mss = params.local_mss.min(536);
         Connection {
             id,
@@ -227,7 +238,10 @@ impl Connection {
             rcv_adv: SeqNumber(0),
             recv: ByteQueue::new(params.recv_buffer),
             // Payload can only fill the window; the eighth on top covers per-chunk overhead.
-            reasm: ReassemblyQueue::new(cfg.reassembly_limit.min(params.recv_buffer + params.recv_buffer / 8)),
+            reasm: ReassemblyQueue::new(
+                cfg.reassembly_limit
+                    .min(params.recv_buffer + params.recv_buffer / 8),
+            ),
             pending_fin: None,
             fin_received: false,
             snd_wscale: 0,
@@ -274,6 +288,15 @@ impl Connection {
         self.id
     }
 
+    /// Reports an event about this connection, but only once the application holds its id:
+    /// a connection still in a listener's queues has no id the application knows
+    /// ([`crate::Stack::accept`] reports what happened before it was accepted).
+    pub(crate) fn notify(&self, env: &mut Env<'_>, e: Event) {
+        if !matches!(self.owner, Owner::SynQueue(_) | Owner::AcceptQueue(_)) {
+            env.event(e);
+        }
+    }
+
     /// Moves to `to`, reporting the transition when configured.
     pub(crate) fn set_state(&mut self, to: TcpState, env: &mut Env<'_>) {
         let from = self.state;
@@ -282,7 +305,11 @@ impl Connection {
         }
         self.state = to;
         if env.cfg.report_state_changes {
-            env.event(Event::StateChanged { conn: self.id, from, to });
+            env.event(Event::StateChanged {
+                conn: self.id,
+                from,
+                to,
+            });
         }
     }
 
@@ -314,7 +341,13 @@ impl Connection {
                 _ => {}
             }
         }
-        env.event(Event::Closed { conn: self.id, reason });
+        self.notify(
+            env,
+            Event::Closed {
+                conn: self.id,
+                reason,
+            },
+        );
     }
 
     /// Whether the connection has nothing left to do and may be freed once nobody holds it.
@@ -409,7 +442,9 @@ impl Connection {
                 self.finish(CloseReason::Normal, env);
                 return Ok(());
             }
-            TcpState::SynReceived | TcpState::Established => self.set_state(TcpState::FinWait1, env),
+            TcpState::SynReceived | TcpState::Established => {
+                self.set_state(TcpState::FinWait1, env)
+            }
             TcpState::CloseWait => self.set_state(TcpState::LastAck, env),
             _ => return Err(StateError::AlreadyShutdown),
         }
@@ -466,7 +501,8 @@ impl Connection {
         let new_right = self.rcv_nxt + (self.recv.free() as u32).min(0xffff << shift);
         let growth = new_right.since(self.rcv_adv);
         let threshold = (self.recv.capacity() as u32 / 2).min(2 * u32::from(self.local_mss));
-        growth >= threshold.max(1) && self.rcv_adv.since(self.rcv_nxt) < self.recv.capacity() as u32 / 2
+        growth >= threshold.max(1)
+            && self.rcv_adv.since(self.rcv_nxt) < self.recv.capacity() as u32 / 2
     }
 
     /// A `tcp_info`-like snapshot.

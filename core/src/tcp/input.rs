@@ -71,7 +71,7 @@ impl Connection {
             self.update_window(seq, ack, seg.window, true);
             self.set_state(TcpState::Established, env);
             self.ack_now = true;
-            env.event(Event::Connected { conn: self.id });
+            self.notify(env, Event::Connected { conn: self.id });
             self.arm_keepalive(env.now);
             self.receive_text_and_fin(seg, seq + 1u32, env)
         } else {
@@ -225,7 +225,7 @@ impl Connection {
             self.rto_after_handshake(env);
             if self.owner == Owner::User {
                 // Simultaneous open completes an active open.
-                env.event(Event::Connected { conn: self.id });
+                self.notify(env, Event::Connected { conn: self.id });
             }
             self.arm_keepalive(env.now);
         }
@@ -242,7 +242,11 @@ impl Connection {
         // Seventh and eighth: text and FIN.
         let mut trimmed = *seg;
         trimmed.payload = payload;
-        trimmed.flags = if fin { seg.flags } else { TcpFlags(seg.flags.0 & !TcpFlags::FIN.0) };
+        trimmed.flags = if fin {
+            seg.flags
+        } else {
+            TcpFlags(seg.flags.0 & !TcpFlags::FIN.0)
+        };
         self.receive_text_and_fin(&trimmed, seq, env)
     }
 
@@ -275,7 +279,9 @@ impl Connection {
             && u32::from(seg.window) << self.snd_wscale == window_before
         {
             // Duplicate ACK (RFC 5681 §2).
-            if self.cc.on_dupack(self.snd_una, self.snd_max, self.flight_size())
+            if self
+                .cc
+                .on_dupack(self.snd_una, self.snd_max, self.flight_size())
                 == RecoveryAction::RetransmitFirst
             {
                 env.stats.fast_retransmits += 1;
@@ -329,7 +335,7 @@ impl Connection {
         };
         if self.writable_wanted && self.send.free() > 0 && !self.fin_queued {
             self.writable_wanted = false;
-            env.event(Event::Writable { conn: self.id });
+            self.notify(env, Event::Writable { conn: self.id });
         }
     }
 
@@ -412,14 +418,16 @@ impl Connection {
                     self.ack_now = true;
                 }
                 self.unacked_bytes = self.unacked_bytes.saturating_add(n as u32);
-                if self.unacked_bytes >= 2 * u32::from(self.local_mss) || env.cfg.delayed_ack.is_zero() {
+                if self.unacked_bytes >= 2 * u32::from(self.local_mss)
+                    || env.cfg.delayed_ack.is_zero()
+                {
                     self.ack_now = true;
                 } else if self.delack_deadline.is_none() {
                     self.delack_deadline = Some(env.now + env.cfg.delayed_ack);
                 }
                 if !self.readable_notified {
                     self.readable_notified = true;
-                    env.event(Event::Readable { conn: self.id });
+                    self.notify(env, Event::Readable { conn: self.id });
                 }
             } else {
                 // Out of order: keep it, and send a duplicate ACK at once (RFC 5681 §4.2).
@@ -455,9 +463,11 @@ impl Connection {
         self.fin_received = true;
         self.rcv_nxt += 1u32;
         self.ack_now = true;
-        env.event(Event::PeerClosed { conn: self.id });
+        self.notify(env, Event::PeerClosed { conn: self.id });
         match self.state {
-            TcpState::SynReceived | TcpState::Established => self.set_state(TcpState::CloseWait, env),
+            TcpState::SynReceived | TcpState::Established => {
+                self.set_state(TcpState::CloseWait, env)
+            }
             TcpState::FinWait1 => {
                 if self.fin_acked() {
                     self.enter_time_wait(env);
@@ -482,7 +492,12 @@ impl Connection {
     /// Applies an ICMP error that quoted one of our segments with sequence number `seq`
     /// (RFC 5927 §4.1: only if it lies in SND.UNA..SND.MAX). `mtu` is set for "fragmentation
     /// needed" / "packet too big" (RFC 1191, RFC 8201).
-    pub(crate) fn handle_icmp_error(&mut self, seq: SeqNumber, kind: (u8, u8), mtu: Option<u16>) -> bool {
+    pub(crate) fn handle_icmp_error(
+        &mut self,
+        seq: SeqNumber,
+        kind: (u8, u8),
+        mtu: Option<u16>,
+    ) -> bool {
         let valid = if self.snd_una == self.snd_max {
             seq == self.snd_una
         } else {
@@ -493,7 +508,11 @@ impl Connection {
         }
         match mtu {
             Some(mtu) => {
-                let floor = if self.header_overhead >= 60 { 1280 } else { 576 };
+                let floor = if self.header_overhead >= 60 {
+                    1280
+                } else {
+                    576
+                };
                 let mtu = mtu.max(floor);
                 if mtu < self.mtu {
                     self.mtu = mtu;

@@ -29,7 +29,12 @@ pub struct OutSegment {
 
 impl Connection {
     /// The next segment to send, or `None`. Updates the send state as if it had been sent.
-    pub(crate) fn poll_segment(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+    pub(crate) fn poll_segment(
+        &mut self,
+        now: Instant,
+        cfg: &StackConfig,
+        stats: &mut Stats,
+    ) -> Option<OutSegment> {
         if self.rst_pending {
             self.rst_pending = false;
             // SND.MAX, not a rewound SND.NXT: the peer may hold data beyond it (RFC 5961 §3.2).
@@ -37,7 +42,9 @@ impl Connection {
         }
         let seg = match self.state {
             TcpState::Closed | TcpState::Listen => None,
-            TcpState::SynSent | TcpState::SynReceived if self.snd_nxt == self.iss => Some(self.syn(now, stats)),
+            TcpState::SynSent | TcpState::SynReceived if self.snd_nxt == self.iss => {
+                Some(self.syn(now, stats))
+            }
             TcpState::SynSent => None,
             _ => self.data_or_control(now, cfg, stats),
         };
@@ -51,7 +58,11 @@ impl Connection {
 
     /// A segment without payload.
     fn bare(&self, seq: SeqNumber, flags: TcpFlags, with_ack: bool) -> OutSegment {
-        let flags = if with_ack { flags | TcpFlags::ACK } else { flags };
+        let flags = if with_ack {
+            flags | TcpFlags::ACK
+        } else {
+            flags
+        };
         OutSegment {
             seq,
             ack: if with_ack { self.rcv_nxt } else { SeqNumber(0) },
@@ -95,7 +106,12 @@ impl Connection {
 
     /// Data, FIN, a retransmission or a probe, in that priority after a pending fast
     /// retransmit.
-    fn data_or_control(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+    fn data_or_control(
+        &mut self,
+        now: Instant,
+        cfg: &StackConfig,
+        stats: &mut Stats,
+    ) -> Option<OutSegment> {
         if self.rtx_first && self.snd_max > self.snd_una {
             self.rtx_first = false;
             return self.retransmit_first(now, stats);
@@ -117,11 +133,14 @@ impl Connection {
     fn retransmit_first(&mut self, now: Instant, stats: &mut Stats) -> Option<OutSegment> {
         let offset = self.snd_una.since(self.send_seq) as usize;
         let outstanding = self.snd_max.since(self.snd_una) as usize;
-        let len = outstanding.min(usize::from(self.mss)).min(self.send.len().saturating_sub(offset));
+        let len = outstanding
+            .min(usize::from(self.mss))
+            .min(self.send.len().saturating_sub(offset));
         let mut seg = self.bare(self.snd_una, TcpFlags::default(), true);
         seg.offset = offset;
         seg.len = len;
-        if self.fin_queued && self.snd_una + len == self.fin_seq() && self.snd_max > self.fin_seq() {
+        if self.fin_queued && self.snd_una + len == self.fin_seq() && self.snd_max > self.fin_seq()
+        {
             seg.flags |= TcpFlags::FIN;
         }
         if len == 0 && !seg.flags.contains(TcpFlags::FIN) {
@@ -136,7 +155,12 @@ impl Connection {
 
     /// New data (or data after an RTO rewound SND.NXT), subject to the windows, Nagle and
     /// SWS avoidance; and the FIN once all data is out.
-    fn next_data_segment(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> Option<OutSegment> {
+    fn next_data_segment(
+        &mut self,
+        now: Instant,
+        cfg: &StackConfig,
+        stats: &mut Stats,
+    ) -> Option<OutSegment> {
         if !matches!(
             self.state,
             TcpState::Established
@@ -155,7 +179,9 @@ impl Connection {
         let mss = usize::from(self.mss);
         let len = unsent.min(mss).min(usable);
         let retransmission = self.snd_nxt < self.snd_max;
-        let fin_due = self.fin_queued && offset + len == self.send.len() && self.snd_nxt + len == self.fin_seq();
+        let fin_due = self.fin_queued
+            && offset + len == self.send.len()
+            && self.snd_nxt + len == self.fin_seq();
 
         if len > 0 {
             // RFC 1122 §4.2.3.4: send a full segment, or everything that is left when nothing
@@ -194,7 +220,9 @@ impl Connection {
             self.rtt.start_timing(end, now);
         }
         if end > self.snd_max {
-            if self.snd_max == self.snd_una && now.saturating_duration_since(self.last_send) > self.rtt.rto() {
+            if self.snd_max == self.snd_una
+                && now.saturating_duration_since(self.last_send) > self.rtt.rto()
+            {
                 // Restart after idle (RFC 5681 §4.1).
                 self.cc.on_idle_restart(cfg.initial_window);
             }

@@ -81,7 +81,9 @@ impl RttEstimator {
             self.rttvar_ns = (3 * self.rttvar_ns + delta) / 4;
             self.srtt_ns = (7 * self.srtt_ns + r) / 8;
         }
-        let rto = self.srtt_ns.saturating_add(GRANULARITY_NS.max(self.rttvar_ns.saturating_mul(4)));
+        let rto = self
+            .srtt_ns
+            .saturating_add(GRANULARITY_NS.max(self.rttvar_ns.saturating_mul(4)));
         self.rto_ns = rto.clamp(self.min_ns, self.max_ns);
         self.backoff = 0;
     }

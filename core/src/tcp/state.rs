@@ -36,15 +36,24 @@ pub enum TcpState {
 impl TcpState {
     /// Whether the handshake has completed (RFC 9293's "synchronized states").
     pub fn is_synchronized(self) -> bool {
-        !matches!(self, TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived)
+        !matches!(
+            self,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+        )
     }
     /// Whether this side may still send data.
     pub fn can_send(self) -> bool {
-        matches!(self, TcpState::SynSent | TcpState::SynReceived | TcpState::Established | TcpState::CloseWait)
+        matches!(
+            self,
+            TcpState::SynSent | TcpState::SynReceived | TcpState::Established | TcpState::CloseWait
+        )
     }
     /// Whether data from the peer is still accepted.
     pub fn can_receive(self) -> bool {
-        matches!(self, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2)
+        matches!(
+            self,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
     }
     /// The RFC's upper-case name, e.g. `SYN-RECEIVED`.
     pub fn name(self) -> &'static str {

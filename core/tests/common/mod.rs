@@ -6,7 +6,9 @@ use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
 
 use sanstcp::sim::{LinkConfig, NodeId, Sim};
-use sanstcp::{ConnId, ConnectOptions, Event, Instant, ListenOptions, ListenerId, Stack, StackConfig};
+use sanstcp::{
+    ConnId, ConnectOptions, Event, Instant, ListenOptions, ListenerId, Stack, StackConfig,
+};
 
 pub const A_IP: &str = "10.0.0.1";
 pub const B_IP: &str = "10.0.0.2";
@@ -37,7 +39,13 @@ impl Pair {
         Self::with_links(seed, a_cfg, b_cfg, link, link)
     }
 
-    pub fn with_links(seed: u64, a_cfg: StackConfig, b_cfg: StackConfig, ab: LinkConfig, ba: LinkConfig) -> Pair {
+    pub fn with_links(
+        seed: u64,
+        a_cfg: StackConfig,
+        b_cfg: StackConfig,
+        ab: LinkConfig,
+        ba: LinkConfig,
+    ) -> Pair {
         let mut sim = Sim::new(seed);
         let a = sim.add_node(Box::new(Stack::new(a_cfg).unwrap()));
         let b = sim.add_node(Box::new(Stack::new(b_cfg).unwrap()));
@@ -46,7 +54,12 @@ impl Pair {
     }
 
     pub fn ideal(seed: u64) -> Pair {
-        Pair::new(seed, config(A_IP, 1), config(B_IP, 2), LinkConfig::ideal().with_delay(Duration::from_millis(5)))
+        Pair::new(
+            seed,
+            config(A_IP, 1),
+            config(B_IP, 2),
+            LinkConfig::ideal().with_delay(Duration::from_millis(5)),
+        )
     }
 
     pub fn sa(&mut self) -> &mut Stack {
@@ -85,7 +98,10 @@ impl Pair {
             if cb.is_none() {
                 cb = p.sb().accept(l);
             }
-            cb.is_some() && p.sa().info(ca).is_some_and(|i| i.state == sanstcp::TcpState::Established)
+            cb.is_some()
+                && p.sa()
+                    .info(ca)
+                    .is_some_and(|i| i.state == sanstcp::TcpState::Established)
         });
         (l, ca, cb.unwrap())
     }
@@ -114,7 +130,15 @@ pub struct Transfer {
 
 impl Transfer {
     pub fn new(total: u64, stream: u64) -> Transfer {
-        Transfer { total, sent: 0, received: 0, stream, eof_seen: false, close_after: true, closed: false }
+        Transfer {
+            total,
+            sent: 0,
+            received: 0,
+            stream,
+            eof_seen: false,
+            close_after: true,
+            closed: false,
+        }
     }
 
     /// Pushes as much as the send buffer takes; shuts down writing at the end.
@@ -149,7 +173,12 @@ impl Transfer {
                 Ok(n) => {
                     for (i, b) in buf[..n].iter().enumerate() {
                         let pos = self.received + i as u64;
-                        assert_eq!(*b, pattern(self.stream, pos), "byte {pos} of stream {} differs", self.stream);
+                        assert_eq!(
+                            *b,
+                            pattern(self.stream, pos),
+                            "byte {pos} of stream {} differs",
+                            self.stream
+                        );
                     }
                     self.received += n as u64;
                 }
@@ -169,7 +198,11 @@ pub const B_IP6: &str = "fd00::2";
 impl Pair {
     /// Listens on `server` (a B address), connects from A, and runs until both ends are
     /// established. Returns (listener, client id on A, server id on B).
-    pub fn connect_to(&mut self, server: SocketAddr, opts: ConnectOptions) -> (ListenerId, ConnId, ConnId) {
+    pub fn connect_to(
+        &mut self,
+        server: SocketAddr,
+        opts: ConnectOptions,
+    ) -> (ListenerId, ConnId, ConnId) {
         let l = self.sb().listen(server, ListenOptions::default()).unwrap();
         let now = self.now();
         let ca = self.sa().connect(now, server, opts).unwrap();
@@ -178,7 +211,10 @@ impl Pair {
             if cb.is_none() {
                 cb = p.sb().accept(l);
             }
-            cb.is_some() && p.sa().info(ca).is_some_and(|i| i.state == sanstcp::TcpState::Established)
+            cb.is_some()
+                && p.sa()
+                    .info(ca)
+                    .is_some_and(|i| i.state == sanstcp::TcpState::Established)
         });
         (l, ca, cb.unwrap())
     }
@@ -201,7 +237,15 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(total: u64, stream: u64) -> Sender {
-        Sender { stream, total, sent: 0, shutdown_at_end: true, shut: false, chunk: Vec::new(), chunk_start: 0 }
+        Sender {
+            stream,
+            total,
+            sent: 0,
+            shutdown_at_end: true,
+            shut: false,
+            chunk: Vec::new(),
+            chunk_start: 0,
+        }
     }
 
     /// Whether every byte was handed to the stack.
@@ -221,7 +265,8 @@ impl Sender {
                 let n = (self.total - self.sent).min(64 * 1024);
                 let start = self.sent;
                 self.chunk.clear();
-                self.chunk.extend((0..n).map(|i| pattern(self.stream, start + i)));
+                self.chunk
+                    .extend((0..n).map(|i| pattern(self.stream, start + i)));
                 self.chunk_start = start;
                 continue;
             }
@@ -248,7 +293,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn new(stream: u64) -> Receiver {
-        Receiver { stream, received: 0, eof: false }
+        Receiver {
+            stream,
+            received: 0,
+            eof: false,
+        }
     }
 
     /// Reads everything available; panics on a byte that differs from the pattern. A fatal
@@ -264,7 +313,12 @@ impl Receiver {
                 Ok(n) => {
                     for (i, b) in buf[..n].iter().enumerate() {
                         let pos = self.received + i as u64;
-                        assert_eq!(*b, pattern(self.stream, pos), "byte {pos} of stream {} differs", self.stream);
+                        assert_eq!(
+                            *b,
+                            pattern(self.stream, pos),
+                            "byte {pos} of stream {} differs",
+                            self.stream
+                        );
                     }
                     self.received += n as u64;
                 }

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use sanstcp::wire::{ip_protocol, Icmpv4Repr, Icmpv6Repr, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 use sanstcp::{
-    ConnId, ConnInfo, ConnectOptions, Event, Input, Instant, ListenOptions, ListenerId, Stack, StackConfig, TcpState,
+    ConnId, ConnInfo, ConnectOptions, Event, Input, Instant, ListenOptions, ListenerId, Stack,
+    StackConfig, TcpState,
 };
 
 pub const SYN: TcpFlags = TcpFlags::SYN;
@@ -62,12 +63,18 @@ pub fn just_before(t: Instant) -> Instant {
 
 /// A deterministic payload of `n` bytes, different for each `tag`.
 pub fn data(tag: u8, n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(tag)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(tag))
+        .collect()
 }
 
 /// A stack config with the stack's IPv4 and IPv6 addresses and a fixed secret and seed.
 pub fn config() -> StackConfig {
-    StackConfig::new(vec![US4.parse().unwrap(), US6.parse().unwrap()], [0x42; 16], 7)
+    StackConfig::new(
+        vec![US4.parse().unwrap(), US6.parse().unwrap()],
+        [0x42; 16],
+        7,
+    )
 }
 
 /// One TCP segment the stack sent.
@@ -114,8 +121,14 @@ impl fmt::Debug for Seg {
             self.rack,
             self.window,
             self.payload.len(),
-            self.options.mss.map(|m| format!(" mss {m}")).unwrap_or_default(),
-            self.options.window_scale.map(|w| format!(" wscale {w}")).unwrap_or_default(),
+            self.options
+                .mss
+                .map(|m| format!(" mss {m}"))
+                .unwrap_or_default(),
+            self.options
+                .window_scale
+                .map(|w| format!(" wscale {w}"))
+                .unwrap_or_default(),
         )
     }
 }
@@ -175,7 +188,10 @@ impl Peer {
             them: SocketAddr::new(them.parse().unwrap(), CLIENT_PORT),
             peer_iss: PEER_ISS,
             window: 65535,
-            syn_options: TcpOptions { mss: Some(1460), ..TcpOptions::default() },
+            syn_options: TcpOptions {
+                mss: Some(1460),
+                ..TcpOptions::default()
+            },
             isn: HashMap::new(),
             out: VecDeque::new(),
             other: VecDeque::new(),
@@ -208,8 +224,14 @@ impl Peer {
         let mut buf = vec![0u8; 65536];
         for i in 0.. {
             assert!(i < 10_000, "the stack keeps transmitting at {}", self.now);
-            let Some(t) = self.stack.poll_transmit(self.now, &mut buf) else { break };
-            assert!(t.len <= self.stack.config().mtu, "packet of {} bytes exceeds the MTU", t.len);
+            let Some(t) = self.stack.poll_transmit(self.now, &mut buf) else {
+                break;
+            };
+            assert!(
+                t.len <= self.stack.config().mtu,
+                "packet of {} bytes exceeds the MTU",
+                t.len
+            );
             self.record(buf[..t.len].to_vec());
         }
         while let Some(e) = self.stack.poll_event() {
@@ -220,10 +242,15 @@ impl Peer {
     fn record(&mut self, raw: Vec<u8>) {
         let (ip, payload) = IpRepr::parse(&raw).expect("the stack emits valid IP");
         if ip.protocol != ip_protocol::TCP {
-            self.other.push_back(Packet { at: self.now, ip, raw });
+            self.other.push_back(Packet {
+                at: self.now,
+                ip,
+                raw,
+            });
             return;
         }
-        let tcp = TcpRepr::parse(payload, &ip.src_addr, &ip.dst_addr, true).expect("the stack emits valid TCP");
+        let tcp = TcpRepr::parse(payload, &ip.src_addr, &ip.dst_addr, true)
+            .expect("the stack emits valid TCP");
         let src = SocketAddr::new(ip.src_addr, tcp.src_port);
         let dst = SocketAddr::new(ip.dst_addr, tcp.dst_port);
         if tcp.flags.contains(TcpFlags::SYN) {
@@ -314,7 +341,9 @@ impl Peer {
     pub fn expect(&mut self, flags: TcpFlags, seq: u32, ack: u32, len: usize) -> Seg {
         let now = self.now;
         let seg = self.pop().unwrap_or_else(|| {
-            panic!("expected {flags} rseq {seq} rack {ack} len {len} at {now}, the stack sent nothing")
+            panic!(
+                "expected {flags} rseq {seq} rack {ack} len {len} at {now}, the stack sent nothing"
+            )
         });
         self.check(&seg, now, flags, seq, ack, len);
         seg
@@ -323,7 +352,14 @@ impl Peer {
     /// Advances to `t` and asserts that the next segment went out exactly at `t` (nothing
     /// before), as in [`Peer::expect`].
     #[track_caller]
-    pub fn expect_at(&mut self, t: Instant, flags: TcpFlags, seq: u32, ack: u32, len: usize) -> Seg {
+    pub fn expect_at(
+        &mut self,
+        t: Instant,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        len: usize,
+    ) -> Seg {
         self.expect_none();
         self.advance_to(t);
         self.expect(flags, seq, ack, len)
@@ -369,9 +405,17 @@ impl Peer {
         self.flush();
         let n = self.out.len();
         let first: Vec<&Seg> = self.out.iter().take(4).collect();
-        assert!(n == 0, "expected silence at {}, got {n} segments, first {first:?}", self.now);
+        assert!(
+            n == 0,
+            "expected silence at {}, got {n} segments, first {first:?}",
+            self.now
+        );
         let first: Vec<&Packet> = self.other.iter().take(2).collect();
-        assert!(first.is_empty(), "expected silence at {}, got packets {first:?}", self.now);
+        assert!(
+            first.is_empty(),
+            "expected silence at {}, got packets {first:?}",
+            self.now
+        );
     }
 
     // ---- events -----------------------------------------------------------------------------
@@ -399,7 +443,10 @@ impl Peer {
 
     /// The events so far other than `StateChanged` (the transitions are discarded).
     pub fn plain_events(&mut self) -> Vec<Event> {
-        self.events().into_iter().filter(|e| !matches!(e, Event::StateChanged { .. })).collect()
+        self.events()
+            .into_iter()
+            .filter(|e| !matches!(e, Event::StateChanged { .. }))
+            .collect()
     }
 
     /// The connection's state (panics on a stale id).
@@ -449,12 +496,22 @@ impl Peer {
     /// The stack's ISS for the current 4-tuple.
     #[track_caller]
     pub fn stack_iss(&self) -> u32 {
-        *self.isn.get(&(self.us, self.them)).expect("the stack's SYN was seen")
+        *self
+            .isn
+            .get(&(self.us, self.them))
+            .expect("the stack's SYN was seen")
     }
 
     /// Builds an IP packet from `src` to `dst` carrying `body` (already serialized).
     pub fn ip_packet(src: IpAddr, dst: IpAddr, protocol: u8, body: &[u8]) -> Vec<u8> {
-        let ip = IpRepr { src_addr: src, dst_addr: dst, protocol, payload_len: body.len(), hop_limit: 64, ecn: 0 };
+        let ip = IpRepr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol,
+            payload_len: body.len(),
+            hop_limit: 64,
+            ecn: 0,
+        };
         let mut buf = vec![0u8; ip.total_len()];
         let h = ip.header_len();
         ip.emit(&mut buf[..h]);
@@ -467,13 +524,21 @@ impl Peer {
         let (src, dst) = (self.them.ip(), self.us.ip());
         let pkt = match (src, dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => {
-                let r = Icmpv4Repr::EchoRequest { ident, seq_no, data: payload };
+                let r = Icmpv4Repr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data: payload,
+                };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body);
                 Peer::ip_packet(src, dst, ip_protocol::ICMP, &body)
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                let r = Icmpv6Repr::EchoRequest { ident, seq_no, data: payload };
+                let r = Icmpv6Repr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data: payload,
+                };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body, &s, &d);
                 Peer::ip_packet(src, dst, ip_protocol::ICMPV6, &body)
@@ -497,16 +562,26 @@ impl Peer {
         let dst = self.us.ip();
         let pkt = match (router, dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => {
-                let r = Icmpv4Repr::DstUnreachable { code, next_hop_mtu: mtu, invoking: quoted };
+                let r = Icmpv4Repr::DstUnreachable {
+                    code,
+                    next_hop_mtu: mtu,
+                    invoking: quoted,
+                };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body);
                 Peer::ip_packet(router, dst, ip_protocol::ICMP, &body)
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
                 let r = if code == 4 {
-                    Icmpv6Repr::PacketTooBig { mtu: u32::from(mtu), invoking: quoted }
+                    Icmpv6Repr::PacketTooBig {
+                        mtu: u32::from(mtu),
+                        invoking: quoted,
+                    }
                 } else {
-                    Icmpv6Repr::DstUnreachable { code, invoking: quoted }
+                    Icmpv6Repr::DstUnreachable {
+                        code,
+                        invoking: quoted,
+                    }
                 };
                 let mut body = vec![0u8; r.buffer_len()];
                 r.emit(&mut body, &s, &d);
@@ -526,7 +601,10 @@ impl Peer {
         let c = self.connect(opts);
         self.expect(SYN, 0, 0, 0);
         let o = self.syn_options;
-        assert_eq!(self.tx(SYN_ACK).seq(0).ack(1).options(o).send(), Input::Accepted);
+        assert_eq!(
+            self.tx(SYN_ACK).seq(0).ack(1).options(o).send(),
+            Input::Accepted
+        );
         self.expect(ACK, 1, 1, 0);
         assert_eq!(self.state(c), TcpState::Established);
         c
@@ -536,7 +614,10 @@ impl Peer {
     #[track_caller]
     pub fn connect(&mut self, opts: ConnectOptions) -> ConnId {
         self.them.set_port(SERVER_PORT);
-        let c = self.stack.connect(self.now, self.them, opts).expect("connect");
+        let c = self
+            .stack
+            .connect(self.now, self.them, opts)
+            .expect("connect");
         self.us = self.stack.info(c).expect("new connection").local;
         c
     }
@@ -564,7 +645,10 @@ impl Peer {
         assert_eq!(self.tx(SYN).seq(0).options(o).send(), Input::Accepted);
         self.expect(SYN_ACK, 0, 1, 0);
         assert_eq!(self.send(ACK, 1, 1, &[]), Input::Accepted);
-        let c = self.stack.accept(l).expect("an established connection to accept");
+        let c = self
+            .stack
+            .accept(l)
+            .expect("an established connection to accept");
         assert_eq!(self.state(c), TcpState::Established);
         c
     }
@@ -631,14 +715,14 @@ impl Tx<'_> {
         self
     }
     /// Send from another peer port.
-    pub fn from_port(mut self, p: u16) -> Self {
+    pub fn src_port(mut self, p: u16) -> Self {
         let mut a = self.src.unwrap_or(self.peer.them);
         a.set_port(p);
         self.src = Some(a);
         self
     }
     /// Send to another stack port.
-    pub fn to_port(mut self, p: u16) -> Self {
+    pub fn dst_port(mut self, p: u16) -> Self {
         let mut a = self.dst.unwrap_or(self.peer.us);
         a.set_port(p);
         self.dst = Some(a);
@@ -649,7 +733,11 @@ impl Tx<'_> {
     pub fn build(&self) -> Vec<u8> {
         let src = self.src.unwrap_or(self.peer.them);
         let dst = self.dst.unwrap_or(self.peer.us);
-        let seq = if self.seq_abs { self.seq } else { self.peer.peer_iss.wrapping_add(self.seq) };
+        let seq = if self.seq_abs {
+            self.seq
+        } else {
+            self.peer.peer_iss.wrapping_add(self.seq)
+        };
         let ack = if self.ack_abs {
             self.ack
         } else {
