@@ -64,6 +64,12 @@ pub struct StackConfig {
     pub keepalive_probes: u32,
     /// Nagle's algorithm (RFC 1122 §4.2.3.4) for new connections; on by default.
     pub nagle: bool,
+    /// Offer and accept the Timestamps option (RFC 7323 §3): RTT measurement on every ACK
+    /// and PAWS. On by default.
+    pub timestamps: bool,
+    /// Offer and accept SACK (RFC 2018): SACK blocks when receiving out of order, and
+    /// SACK-based loss recovery (RFC 6675) when sending. On by default.
+    pub sack: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Initial congestion window in segments (RFC 6928: 10).
@@ -106,6 +112,8 @@ impl StackConfig {
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
             nagle: true,
+            timestamps: true,
+            sack: true,
             congestion: CongestionAlgorithm::NewReno,
             initial_window: 10,
             challenge_ack_limit: 1000,

@@ -315,7 +315,8 @@ impl Stack {
             remote,
             iss,
         };
-        let conn = Connection::new(ident, Owner::User, params, &self.shared.cfg, now);
+        let mut conn = Connection::new(ident, Owner::User, params, &self.shared.cfg, now);
+        conn.ts_offset = self.ts_offset(local, remote);
         let index = self.conns.insert(conn);
         self.shared.stats.active_opens += 1;
         self.with_conn(now, index, |c, env| c.set_state(TcpState::SynSent, env));
@@ -602,6 +603,15 @@ impl Stack {
         SeqNumber((h.finish() as u32).wrapping_add(m))
     }
 
+    /// RFC 7323 §5.4: a per-connection offset for the TSval clock, so timestamps reveal
+    /// neither uptime nor a relation between connections.
+    fn ts_offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        let mut h = SipHasher::new(self.isn_key);
+        h.write_u8(0x75);
+        hash_tuple(&mut h, local, remote);
+        h.finish() as u32
+    }
+
     /// RFC 6056 algorithm 3: a keyed hash of (local IP, remote IP, remote port) picks where to
     /// start in the ephemeral range; a counter moves on after every use.
     fn ephemeral_port(&mut self, lip: IpAddr, remote: SocketAddr) -> Option<u16> {
@@ -765,6 +775,7 @@ impl Stack {
             iss,
         };
         let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
+        conn.ts_offset = self.ts_offset(tuple.local, tuple.remote);
         {
             let mut env = self.shared.env(now);
             let seq = SeqNumber(seg.seq);

@@ -32,6 +32,8 @@ pub enum DropReason {
     RstOutOfWindow,
     /// SYN on a synchronized connection; a challenge ACK was sent (RFC 5961 §4).
     SynOnSynchronized,
+    /// A timestamp older than TS.Recent: an old duplicate (PAWS, RFC 7323 §5); an ACK was sent.
+    Paws,
     /// Segment without ACK on a synchronized connection, or other state-invalid flags.
     InvalidFlags,
     /// The listener's SYN queue was full.
@@ -52,7 +54,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 22;
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::BadIpHeader,
@@ -68,6 +70,7 @@ impl DropReason {
         DropReason::RstInWindow,
         DropReason::RstOutOfWindow,
         DropReason::SynOnSynchronized,
+        DropReason::Paws,
         DropReason::InvalidFlags,
         DropReason::SynQueueFull,
         DropReason::AcceptQueueFull,
@@ -94,6 +97,7 @@ impl DropReason {
             DropReason::RstInWindow => "rst_in_window",
             DropReason::RstOutOfWindow => "rst_out_of_window",
             DropReason::SynOnSynchronized => "syn_on_synchronized",
+            DropReason::Paws => "paws",
             DropReason::InvalidFlags => "invalid_flags",
             DropReason::SynQueueFull => "syn_queue_full",
             DropReason::AcceptQueueFull => "accept_queue_full",
@@ -154,7 +158,9 @@ pub struct Stats {
     pub window_probes: u64,
     /// Keep-alive probes sent.
     pub keepalive_probes: u64,
-    /// Fast retransmits (three duplicate ACKs).
+    /// D-SACK blocks received: the peer got a segment twice (RFC 2883).
+    pub dsacks_received: u64,
+    /// Fast retransmits (three duplicate ACKs, or SACK loss detection entering recovery).
     pub fast_retransmits: u64,
     /// Retransmission timeouts that fired.
     pub rto_expirations: u64,

@@ -33,6 +33,8 @@ pub struct Congestion {
     /// Highest sequence sent when the last loss was detected; dupacks below it do not start a
     /// new recovery (RFC 6582 §3.2 step 2, the "careful" variant).
     recover_guard: Option<SeqNumber>,
+    /// The current recovery is SACK-based (RFC 6675) rather than NewReno.
+    sack_recovery: bool,
 }
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
@@ -52,6 +54,7 @@ impl Congestion {
             dupacks: 0,
             recover: None,
             recover_guard: None,
+            sack_recovery: false,
         }
     }
 
@@ -83,6 +86,11 @@ impl Congestion {
         self.recover.is_some()
     }
 
+    /// Whether a SACK-based recovery (RFC 6675) is in progress.
+    pub fn in_sack_recovery(&self) -> bool {
+        self.sack_recovery
+    }
+
     /// Duplicate ACKs counted so far.
     pub fn dupacks(&self) -> u32 {
         self.dupacks
@@ -93,10 +101,46 @@ impl Congestion {
         self.mss = mss.max(1);
     }
 
+    /// Enters SACK-based loss recovery (RFC 6675 §5 step 4): cwnd = ssthresh = FlightSize / 2,
+    /// RecoveryPoint = HighData. Returns false while an earlier recovery's data is not yet
+    /// all acknowledged (RFC 6675 §5: no new recovery before HighACK passes RecoveryPoint).
+    pub fn enter_sack_recovery(
+        &mut self,
+        snd_una: SeqNumber,
+        snd_max: SeqNumber,
+        flight: u32,
+    ) -> bool {
+        if self.recover.is_some() || self.recover_guard.is_some_and(|g| snd_una < g) {
+            return false;
+        }
+        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.cwnd = self.ssthresh;
+        self.recover = Some(snd_max);
+        self.recover_guard = Some(snd_max);
+        self.sack_recovery = true;
+        true
+    }
+
+    /// Counts a duplicate ACK under SACK-based recovery, where the scoreboard rather than
+    /// window inflation governs what is sent. Returns the count.
+    pub fn count_dupack(&mut self) -> u32 {
+        self.dupacks = self.dupacks.saturating_add(1);
+        self.dupacks
+    }
+
     /// New data was acknowledged: `acked` bytes, the ACK now at `ack`, `flight` bytes were
     /// outstanding before this ACK.
     pub fn on_ack(&mut self, acked: u32, ack: SeqNumber, flight: u32) -> RecoveryAction {
         self.dupacks = 0;
+        if self.sack_recovery {
+            // RFC 6675: the window stays at ssthresh through recovery; the pipe estimate
+            // decides what is sent. Recovery ends when RecoveryPoint is acknowledged.
+            if self.recover.is_some_and(|r| ack >= r) {
+                self.recover = None;
+                self.sack_recovery = false;
+            }
+            return RecoveryAction::None;
+        }
         if let Some(recover) = self.recover {
             if ack >= recover {
                 // Full acknowledgement: deflate the window (RFC 6582 §3.2 step 3, option 1).
@@ -171,6 +215,7 @@ impl Congestion {
         self.bytes_acked = 0;
         self.dupacks = 0;
         self.recover = None;
+        self.sack_recovery = false;
         self.recover_guard = Some(snd_max);
     }
 

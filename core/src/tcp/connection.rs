@@ -9,6 +9,7 @@ use core::time::Duration;
 use super::buffer::{ByteQueue, ReassemblyQueue};
 use super::congestion::Congestion;
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::seq::SeqNumber;
 use super::state::{ConnInfo, TcpState};
 use crate::{
@@ -149,6 +150,23 @@ pub struct Connection {
     pub(crate) mtu: u16,
     pub(crate) header_overhead: u16,
 
+    // Timestamps (RFC 7323 §3–5).
+    pub(crate) ts_ok: bool,
+    /// Per-connection offset of our TSval clock (RFC 7323 §5.4), from the keyed hash.
+    pub(crate) ts_offset: u32,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_at: Instant,
+    /// The ACK field of the last segment we sent (RFC 7323 "Last.ACK.sent").
+    pub(crate) last_ack_sent: SeqNumber,
+
+    // SACK (RFC 2018, RFC 2883, RFC 6675).
+    pub(crate) sack_ok: bool,
+    pub(crate) scoreboard: Scoreboard,
+    /// A duplicate segment to report as the first SACK block (D-SACK).
+    pub(crate) dsack: Option<(SeqNumber, SeqNumber)>,
+    /// Sequence number of the latest out-of-order segment (its block is reported first).
+    pub(crate) last_ooo: Option<SeqNumber>,
+
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Congestion,
 
@@ -252,6 +270,15 @@ impl Connection {
             local_mss: params.local_mss,
             mtu: params.mtu,
             header_overhead: params.header_overhead,
+            ts_ok: false,
+            ts_offset: 0,
+            ts_recent: 0,
+            ts_recent_at: now,
+            last_ack_sent: SeqNumber(0),
+            sack_ok: false,
+            scoreboard: Scoreboard::default(),
+            dsack: None,
+            last_ooo: None,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             cc: Congestion::new(cfg.congestion, u32::from(mss), cfg.initial_window),
             rtx_deadline: None,
@@ -368,6 +395,11 @@ impl Connection {
     /// Whether our FIN has been sent and acknowledged.
     pub(crate) fn fin_acked(&self) -> bool {
         self.fin_queued && self.send.is_empty() && self.snd_una == self.fin_seq() + 1u32
+    }
+
+    /// Our TSval clock: milliseconds plus the connection's offset (RFC 7323 §5.4).
+    pub(crate) fn ts_val(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
     }
 
     /// Recomputes the send MSS from the peer's MSS option and the path MTU.
@@ -492,7 +524,9 @@ impl Connection {
     /// Whether enough receive space opened since the last advertisement to tell the peer
     /// (receiver-side silly window avoidance, RFC 1122 §4.2.3.3).
     pub(crate) fn window_update_due(&self) -> bool {
-        if !self.state.can_receive() {
+        // Before any data arrived there is nothing to reopen: the first ACK of the peer's data
+        // carries the full window anyway (and a SYN-ACK's window, unscaled, is always small).
+        if !self.state.can_receive() || self.rcv_nxt == self.irs + 1u32 {
             return false;
         }
         // The window field cannot say more than 0xffff << shift (RFC 7323 §2.3); without this
@@ -538,6 +572,8 @@ impl Connection {
             nagle: self.nagle,
             keepalive: self.keepalive,
             soft_error: self.soft_error,
+            timestamps: self.ts_ok,
+            sack: self.sack_ok,
         }
     }
 }

@@ -1,13 +1,19 @@
 //! Segment arrival (RFC 9293 §3.10.7): SYN-SENT processing, then for the other states the
 //! sequence check, RST, SYN, ACK, text and FIN steps in the RFC's order.
 
+use core::time::Duration;
+
 use super::buffer::InsertOutcome;
 use super::congestion::RecoveryAction;
 use super::connection::{Connection, Env, Owner};
+use super::sack::DUP_THRESH;
 use super::seq::SeqNumber;
 use super::state::TcpState;
 use crate::wire::{TcpFlags, TcpRepr};
 use crate::{CloseReason, DropReason, Event};
+
+/// TS.Recent stops being valid after this long without an update (RFC 7323 §5.5: 24 days).
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 
 /// A reply the connection wants sent right away, outside its own sequence space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +117,14 @@ impl Connection {
         if !self.wscale_ok {
             self.rcv_wscale = 0;
         }
+        // SACK and timestamps likewise need both sides (RFC 2018 §2, RFC 7323 §3.2); on an
+        // active open we offered them exactly when the configuration says so.
+        self.sack_ok = env.cfg.sack && seg.options.sack_permitted;
+        self.ts_ok = env.cfg.timestamps && seg.options.timestamps.is_some();
+        if let Some((tsval, _)) = seg.options.timestamps.filter(|_| self.ts_ok) {
+            self.ts_recent = tsval;
+            self.ts_recent_at = env.now;
+        }
         self.update_mss();
         self.cc = super::congestion::Congestion::new(
             env.cfg.congestion,
@@ -136,6 +150,21 @@ impl Connection {
             return Ok(());
         }
 
+        // PAWS (RFC 7323 §5.3 R1): a timestamp older than TS.Recent marks an old duplicate.
+        // TS.Recent older than 24 days is no longer valid (§5.5).
+        let tsval = seg
+            .options
+            .timestamps
+            .filter(|_| self.ts_ok)
+            .map(|(v, _)| v);
+        if let Some(v) = tsval {
+            let stale = env.now.saturating_duration_since(self.ts_recent_at) > PAWS_IDLE_LIMIT;
+            if !f.contains(TcpFlags::RST) && !stale && (v.wrapping_sub(self.ts_recent) as i32) < 0 {
+                self.ack_now = true;
+                return Err((DropReason::Paws, None));
+            }
+        }
+
         // First: the sequence number (acceptability test, RFC 9293 §3.10.7.4 table).
         let wnd = self.rcv_adv.since(self.rcv_nxt);
         let seg_len = payload.len() as u32 + u32::from(f.contains(TcpFlags::SYN)) + u32::from(fin);
@@ -155,6 +184,10 @@ impl Connection {
         if !acceptable && !zero_window_probe {
             if f.contains(TcpFlags::RST) {
                 return Err((DropReason::RstOutOfWindow, None));
+            }
+            if self.sack_ok && !payload.is_empty() && seq < self.rcv_nxt {
+                // Data we already have: report it as a D-SACK (RFC 2883 §4).
+                self.dsack = Some((seq, seq + payload.len()));
             }
             if self.state == TcpState::TimeWait && fin {
                 // A retransmitted FIN: acknowledge it and restart the 2·MSL timer.
@@ -232,6 +265,17 @@ impl Connection {
         if let Err(reason) = self.process_ack(seq, ack, seg, payload.len(), fin, env) {
             return Err((reason, None));
         }
+        // RFC 7323 §4.3 (R3): remember the newest timestamp of a segment at or before the
+        // point we acknowledged — only now that its RST, SYN and ACK checks passed, so that a
+        // blind forged segment cannot push TS.Recent ahead and make PAWS drop the real peer.
+        if let Some(v) = tsval {
+            if (v.wrapping_sub(self.ts_recent) as i32) >= 0
+                && SeqNumber(seg.seq) <= self.last_ack_sent
+            {
+                self.ts_recent = v;
+                self.ts_recent_at = env.now;
+            }
+        }
         if self.state == TcpState::Closed {
             return Ok(());
         }
@@ -270,14 +314,23 @@ impl Connection {
             return Err(DropReason::BadAck);
         }
         let window_before = self.snd_wnd;
-        if ack > self.snd_una {
-            self.on_new_ack(ack, env);
-        } else if ack == self.snd_una
+        let duplicate = ack == self.snd_una
             && data_len == 0
             && !fin
             && self.snd_max > self.snd_una
-            && u32::from(seg.window) << self.snd_wscale == window_before
-        {
+            && u32::from(seg.window) << self.snd_wscale == window_before;
+        let advanced = ack > self.snd_una;
+        if advanced {
+            let ecr = seg
+                .options
+                .timestamps
+                .filter(|_| self.ts_ok)
+                .map(|(_, e)| e);
+            self.on_new_ack(ack, ecr, env);
+        }
+        if self.sack_ok {
+            self.on_sack(seg, duplicate, advanced, env);
+        } else if duplicate {
             // Duplicate ACK (RFC 5681 §2).
             if self
                 .cc
@@ -308,9 +361,42 @@ impl Connection {
         Ok(())
     }
 
-    /// SND.UNA advances to `ack`: free acknowledged data, feed RTT and congestion control,
-    /// restart the retransmission timer (RFC 6298 §5.2–5.3).
-    fn on_new_ack(&mut self, ack: SeqNumber, env: &mut Env<'_>) {
+    /// SACK information of an ACK: update the scoreboard, enter RFC 6675 loss recovery when
+    /// DupThresh duplicate ACKs arrived or the first unacknowledged segment counts as lost.
+    fn on_sack(&mut self, seg: &TcpRepr<'_>, duplicate: bool, advanced: bool, env: &mut Env<'_>) {
+        self.scoreboard.ack(self.snd_una);
+        let blocks = seg.options.sack_blocks();
+        let (newly, dsack) = self.scoreboard.update(blocks, self.snd_una, self.snd_max);
+        if dsack {
+            env.stats.dsacks_received += 1;
+        }
+        // RFC 6675 §5: an ACK with new SACK information counts as a duplicate ACK too.
+        let dupacks = if duplicate || (newly > 0 && !advanced) {
+            self.cc.count_dupack()
+        } else {
+            self.cc.dupacks()
+        };
+        if self.cc.in_sack_recovery() || self.snd_max == self.snd_una {
+            return;
+        }
+        let mss = u32::from(self.mss);
+        if dupacks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, mss) {
+            let flight = self.flight_size();
+            if self
+                .cc
+                .enter_sack_recovery(self.snd_una, self.snd_max, flight)
+            {
+                env.stats.fast_retransmits += 1;
+                self.scoreboard.high_rxt = self.snd_una;
+                self.rtt.cancel_timing();
+            }
+        }
+    }
+
+    /// SND.UNA advances to `ack`: free acknowledged data, feed RTT (from the echoed timestamp
+    /// when there is one, RFC 7323 §4) and congestion control, restart the retransmission
+    /// timer (RFC 6298 §5.2–5.3).
+    fn on_new_ack(&mut self, ack: SeqNumber, ts_ecr: Option<u32>, env: &mut Env<'_>) {
         let flight = self.flight_size();
         let acked = ack.since(self.snd_una);
         // SYN, data and FIN share the sequence space; only data sits in the send queue.
@@ -321,7 +407,19 @@ impl Connection {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
-        self.rtt.on_ack(ack, env.now);
+        match ts_ecr.filter(|e| *e != 0) {
+            Some(ecr) => {
+                let elapsed = self.ts_val(env.now).wrapping_sub(ecr);
+                // A sane echo is at most a few minutes old; anything else is not ours.
+                if elapsed < 600_000 {
+                    self.rtt.sample(Duration::from_millis(u64::from(elapsed)));
+                }
+                self.rtt.cancel_timing();
+            }
+            None => {
+                self.rtt.on_ack(ack, env.now);
+            }
+        }
         self.rtt.reset_backoff();
         self.retries = 0;
         self.persist_backoff = 0;
@@ -435,8 +533,13 @@ impl Connection {
                     self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(64);
                 }
                 self.ack_now = true;
-                if self.reasm.insert(self.rcv_nxt, seq, payload) == InsertOutcome::Full {
-                    result = Err((DropReason::ReassemblyFull, None));
+                match self.reasm.insert(self.rcv_nxt, seq, payload) {
+                    InsertOutcome::Full => result = Err((DropReason::ReassemblyFull, None)),
+                    InsertOutcome::Stored => self.last_ooo = Some(seq),
+                    InsertOutcome::Duplicate if self.sack_ok => {
+                        self.dsack = Some((seq, seq + payload.len()));
+                    }
+                    InsertOutcome::Duplicate => {}
                 }
             }
         }

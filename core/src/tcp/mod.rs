@@ -7,6 +7,7 @@ pub(crate) mod connection;
 pub(crate) mod input;
 pub(crate) mod output;
 pub mod rtt;
+pub mod sack;
 pub mod seq;
 mod state;
 pub(crate) mod timers;

@@ -3,6 +3,7 @@
 //! avoidance (RFC 1122 §4.2.3.4), FIN, retransmissions, probes, ACKs and window updates.
 
 use super::connection::Connection;
+use super::sack::receiver_blocks;
 use super::seq::SeqNumber;
 use super::state::TcpState;
 use crate::wire::{TcpFlags, TcpOptions};
@@ -38,17 +39,17 @@ impl Connection {
         if self.rst_pending {
             self.rst_pending = false;
             // SND.MAX, not a rewound SND.NXT: the peer may hold data beyond it (RFC 5961 §3.2).
-            return Some(self.bare(self.snd_max, TcpFlags::RST, false));
+            return Some(self.bare(now, self.snd_max, TcpFlags::RST, false));
         }
         let seg = match self.state {
             TcpState::Closed | TcpState::Listen => None,
             TcpState::SynSent | TcpState::SynReceived if self.snd_nxt == self.iss => {
-                Some(self.syn(now, stats))
+                Some(self.syn(now, cfg, stats))
             }
             TcpState::SynSent => None,
             _ => self.data_or_control(now, cfg, stats),
         };
-        let seg = seg.or_else(|| self.pure_ack())?;
+        let seg = seg.or_else(|| self.pure_ack(now))?;
         if seg.flags.contains(TcpFlags::ACK) {
             self.ack_sent(&seg);
         }
@@ -56,35 +57,69 @@ impl Connection {
         Some(seg)
     }
 
-    /// A segment without payload.
-    fn bare(&self, seq: SeqNumber, flags: TcpFlags, with_ack: bool) -> OutSegment {
+    /// A segment without payload, with the options every segment carries: timestamps
+    /// (RFC 7323 §3.2) and, when we hold out-of-order data or owe a D-SACK, SACK blocks
+    /// (RFC 2018 §4, RFC 2883). A RST carries none.
+    fn bare(&self, now: Instant, seq: SeqNumber, flags: TcpFlags, with_ack: bool) -> OutSegment {
         let flags = if with_ack {
             flags | TcpFlags::ACK
         } else {
             flags
         };
+        let mut options = TcpOptions::default();
+        if !flags.contains(TcpFlags::RST) {
+            if self.ts_ok {
+                options.timestamps = Some((self.ts_val(now), self.ts_recent));
+            }
+            if self.sack_ok && with_ack && (self.dsack.is_some() || !self.reasm.is_empty()) {
+                let (blocks, n) = receiver_blocks(self.dsack, self.last_ooo, self.reasm.ranges());
+                options.set_sack_blocks(&blocks[..n]);
+            }
+        }
         OutSegment {
             seq,
             ack: if with_ack { self.rcv_nxt } else { SeqNumber(0) },
             flags,
             window: if with_ack { self.window_field() } else { 0 },
-            options: TcpOptions::default(),
+            options,
             offset: 0,
             len: 0,
         }
     }
 
-    /// SYN (active open) or SYN-ACK (passive or simultaneous open), with MSS and window scale.
-    fn syn(&mut self, now: Instant, stats: &mut Stats) -> OutSegment {
+    /// Payload that fits one segment with these options (RFC 6691: the MSS counts no options).
+    fn payload_room(&self, options: &TcpOptions) -> usize {
+        usize::from(self.mss)
+            .saturating_sub(options.encoded_len())
+            .max(1)
+    }
+
+    /// SYN (active open) or SYN-ACK (passive or simultaneous open), with MSS, window scale,
+    /// SACK-permitted and timestamps; a SYN-ACK echoes only what the peer's SYN offered.
+    fn syn(&mut self, now: Instant, cfg: &StackConfig, stats: &mut Stats) -> OutSegment {
         let is_synack = self.state == TcpState::SynReceived;
         let retransmission = self.snd_max != self.iss;
-        let mut seg = self.bare(self.iss, TcpFlags::SYN, is_synack);
+        let mut seg = self.bare(now, self.iss, TcpFlags::SYN, is_synack);
         // The window in a SYN is never scaled (RFC 7323 §2.2).
         let wnd = self.recv.free().min(0xffff) as u16;
         seg.window = wnd;
-        seg.options.mss = Some(self.local_mss);
+        seg.options = TcpOptions {
+            mss: Some(self.local_mss),
+            ..TcpOptions::default()
+        };
         if !is_synack || self.wscale_ok {
             seg.options.window_scale = Some(self.rcv_wscale);
+        }
+        if if is_synack { self.sack_ok } else { cfg.sack } {
+            seg.options.sack_permitted = true;
+        }
+        if if is_synack {
+            self.ts_ok
+        } else {
+            cfg.timestamps
+        } {
+            let ecr = if is_synack { self.ts_recent } else { 0 };
+            seg.options.timestamps = Some((self.ts_val(now), ecr));
         }
         if is_synack {
             self.rcv_adv = self.rcv_nxt + u32::from(wnd);
@@ -112,35 +147,75 @@ impl Connection {
         cfg: &StackConfig,
         stats: &mut Stats,
     ) -> Option<OutSegment> {
+        if self.cc.in_sack_recovery() {
+            self.rtx_first = false;
+            if let Some(seg) = self.sack_retransmit(now, stats, false) {
+                return Some(seg);
+            }
+        }
         if self.rtx_first && self.snd_max > self.snd_una {
             self.rtx_first = false;
-            return self.retransmit_first(now, stats);
+            return self.retransmit_at(now, self.snd_una, usize::MAX, stats);
         }
         self.rtx_first = false;
         if let Some(seg) = self.next_data_segment(now, cfg, stats) {
             return Some(seg);
         }
+        if self.cc.in_sack_recovery() {
+            // RFC 6675 NextSeg rule 3: no new data can go, so resend a hole not yet judged lost.
+            if let Some(seg) = self.sack_retransmit(now, stats, true) {
+                return Some(seg);
+            }
+        }
         if self.probe_pending {
             self.probe_pending = false;
             // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.3.6: an old sequence number makes the peer
             // answer with an ACK carrying its current window.
-            return Some(self.bare(self.snd_una - 1u32, TcpFlags::default(), true));
+            return Some(self.bare(now, self.snd_una - 1u32, TcpFlags::default(), true));
         }
         None
     }
 
-    /// Resends one segment from SND.UNA (fast retransmit, partial ACK, path-MTU drop).
-    fn retransmit_first(&mut self, now: Instant, stats: &mut Stats) -> Option<OutSegment> {
-        let offset = self.snd_una.since(self.send_seq) as usize;
-        let outstanding = self.snd_max.since(self.snd_una) as usize;
+    /// RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, retransmit what `NextSeg` picks.
+    fn sack_retransmit(
+        &mut self,
+        now: Instant,
+        stats: &mut Stats,
+        any_hole: bool,
+    ) -> Option<OutSegment> {
+        let mss = u32::from(self.mss);
+        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
+        if pipe.saturating_add(mss) > self.cc.window() {
+            return None;
+        }
+        let (seq, len) =
+            self.scoreboard
+                .next_retransmit(self.snd_una, self.snd_max, mss, any_hole)?;
+        let seg = self.retransmit_at(now, seq, len as usize, stats)?;
+        let end = seg.seq + seg.len + u32::from(seg.flags.contains(TcpFlags::FIN));
+        self.scoreboard.high_rxt = self.scoreboard.high_rxt.max(end);
+        Some(seg)
+    }
+
+    /// Resends up to `max_len` bytes (at most one segment) from `seq`, which lies between
+    /// SND.UNA and SND.MAX: fast retransmit, partial ACK, SACK hole, path-MTU drop.
+    fn retransmit_at(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        max_len: usize,
+        stats: &mut Stats,
+    ) -> Option<OutSegment> {
+        let mut seg = self.bare(now, seq, TcpFlags::default(), true);
+        let offset = seq.since(self.send_seq) as usize;
+        let outstanding = self.snd_max.since(seq) as usize;
         let len = outstanding
-            .min(usize::from(self.mss))
+            .min(max_len)
+            .min(self.payload_room(&seg.options))
             .min(self.send.len().saturating_sub(offset));
-        let mut seg = self.bare(self.snd_una, TcpFlags::default(), true);
         seg.offset = offset;
         seg.len = len;
-        if self.fin_queued && self.snd_una + len == self.fin_seq() && self.snd_max > self.fin_seq()
-        {
+        if self.fin_queued && seq + len == self.fin_seq() && self.snd_max > self.fin_seq() {
             seg.flags |= TcpFlags::FIN;
         }
         if len == 0 && !seg.flags.contains(TcpFlags::FIN) {
@@ -149,7 +224,9 @@ impl Connection {
         stats.retransmitted_segments += 1;
         self.retransmits += 1;
         self.rtt.cancel_timing();
-        self.rtx_deadline = Some(now + self.rtt.rto());
+        if self.rtx_deadline.is_none() || seq == self.snd_una {
+            self.rtx_deadline = Some(now + self.rtt.rto());
+        }
         Some(seg)
     }
 
@@ -171,13 +248,29 @@ impl Connection {
         ) {
             return None;
         }
+        let mut seg = self.bare(now, self.snd_nxt, TcpFlags::default(), true);
+        let mss = self.payload_room(&seg.options);
         let offset = self.snd_nxt.since(self.send_seq) as usize;
         let unsent = self.send.len().saturating_sub(offset);
-        let in_flight = self.snd_nxt.since(self.snd_una);
-        let window = self.snd_wnd.min(self.cc.window());
-        let usable = window.saturating_sub(in_flight) as usize;
-        let mss = usize::from(self.mss);
-        let len = unsent.min(mss).min(usable);
+        let recovering = self.cc.in_sack_recovery();
+        let in_flight = if recovering {
+            self.scoreboard
+                .pipe(self.snd_una, self.snd_max, u32::from(self.mss))
+        } else {
+            self.snd_nxt.since(self.snd_una)
+        };
+        let mut cwnd = self.cc.window();
+        if !recovering && !self.cc.in_recovery() {
+            // Limited transmit (RFC 3042): one new segment for each of the first two
+            // duplicate ACKs, within the peer's window.
+            let extra = self.cc.dupacks().min(2) * u32::from(self.mss);
+            cwnd = cwnd.saturating_add(extra);
+        }
+        let usable_cc = cwnd.saturating_sub(in_flight) as usize;
+        let usable_rwnd = self
+            .snd_wnd
+            .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
+        let len = unsent.min(mss).min(usable_cc).min(usable_rwnd);
         let retransmission = self.snd_nxt < self.snd_max;
         let fin_due = self.fin_queued
             && offset + len == self.send.len()
@@ -202,7 +295,6 @@ impl Connection {
             return None;
         }
 
-        let mut seg = self.bare(self.snd_nxt, TcpFlags::default(), true);
         seg.offset = offset;
         seg.len = len;
         if len > 0 && offset + len == self.send.len() {
@@ -236,7 +328,7 @@ impl Connection {
     }
 
     /// A pure ACK, when one is owed.
-    fn pure_ack(&mut self) -> Option<OutSegment> {
+    fn pure_ack(&mut self, now: Instant) -> Option<OutSegment> {
         if !self.state.is_synchronized() && self.state != TcpState::SynReceived {
             return None;
         }
@@ -250,11 +342,11 @@ impl Connection {
         // sent: the peer may already hold data beyond SND.NXT and would find an older
         // sequence number unacceptable and drop the ACK (BSD tcp_output does the same).
         if self.ack_now || self.window_update_due() {
-            return Some(self.bare(self.snd_max, TcpFlags::default(), true));
+            return Some(self.bare(now, self.snd_max, TcpFlags::default(), true));
         }
         if self.dup_acks_owed > 0 {
             self.dup_acks_owed -= 1;
-            return Some(self.bare(self.snd_max, TcpFlags::default(), true));
+            return Some(self.bare(now, self.snd_max, TcpFlags::default(), true));
         }
         None
     }
@@ -264,6 +356,8 @@ impl Connection {
         self.ack_now = false;
         self.unacked_bytes = 0;
         self.delack_deadline = None;
+        self.last_ack_sent = seg.ack;
+        self.dsack = None;
         if !seg.flags.contains(TcpFlags::SYN) {
             let shift = if self.wscale_ok { self.rcv_wscale } else { 0 };
             let advertised = self.rcv_nxt + (u32::from(seg.window) << shift);

@@ -142,4 +142,8 @@ pub struct ConnInfo {
     pub keepalive: Option<Duration>,
     /// The last ICMP soft error seen (type, code), if any.
     pub soft_error: Option<(u8, u8)>,
+    /// Timestamps (RFC 7323) negotiated.
+    pub timestamps: bool,
+    /// SACK (RFC 2018) negotiated.
+    pub sack: bool,
 }

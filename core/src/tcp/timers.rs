@@ -89,7 +89,9 @@ impl Connection {
         let flight = self.flight_size();
         self.cc.on_rto(self.snd_max, flight, self.retries == 1);
         self.rtt.on_timeout();
-        // Go back to SND.UNA; the output path resends under the collapsed window.
+        // After a timeout the receiver may have reneged on what it SACKed (RFC 2018 §8);
+        // start over from SND.UNA under the collapsed window.
+        self.scoreboard.clear();
         self.snd_nxt = self.snd_una;
         self.rtx_first = false;
         self.rtx_deadline = Some(env.now + self.rtt.rto());

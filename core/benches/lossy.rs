@@ -1,0 +1,814 @@
+//! Goodput over the simulator's impaired links, sanstcp↔sanstcp against smoltcp↔smoltcp on
+//! exactly the same links (same simulator seed, so the same loss draws for the same packet
+//! sequence).
+//!
+//! Single-flow scenarios: client → server over one duplex link, 100 Mbit/s each way, one-way
+//! delay RTT/2, a drop-tail queue of one bandwidth-delay product at each sender; random loss
+//! (uniform or Gilbert-Elliott bursts) on the data direction only, the ACK direction is clean.
+//!
+//! Shared bottleneck: four client stacks, each on its own 1 Gbit/s zero-delay access link to a
+//! router node that forwards packets unchanged, and one 100 Mbit/s link (25 ms each way, a
+//! one-BDP drop-tail queue, no random loss) from the router to the server, which runs one
+//! connection per client. The flows compete only in the router's queue.
+//!
+//! Goodput is payload bytes over virtual time, from the moment a connection is established
+//! until its receiver has read every byte; every byte is compared with what was sent. A
+//! transfer not done within its virtual-time bound is reported as failed with the bytes it got.
+//! Both stacks use Reno-style congestion control (sanstcp NewReno, smoltcp Reno) and 4 MiB
+//! send and receive buffers, so the window never limits.
+//!
+//! Each scenario runs with several simulator seeds (`LOSSY_SEEDS`, default 5); the table shows
+//! the mean goodput over them and sums the packet counters. `LOSSY_SCALE` (a float, default 1)
+//! scales every transfer size.
+
+#[allow(dead_code)]
+mod common;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant as WallInstant};
+
+use common::smoltcp_node::SmoltcpNode;
+use common::{jain, mbps, Pattern};
+use sanstcp::sim::{BurstLoss, LinkConfig, LinkId, Node, NodeId, Sim};
+use sanstcp::{
+    ConnId, ConnectOptions, Instant, ListenOptions, ListenerId, RecvError, SendError, Stack,
+    StackConfig, TcpState,
+};
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp;
+
+const MTU: usize = 1500;
+/// The MSS in the Mathis bound: what a 1500-byte MTU allows without options.
+const MSS: f64 = 1460.0;
+const LINK_BPS: u64 = 100_000_000;
+const BUFFER: usize = 4 << 20;
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const BASE_PORT: u16 = 5001;
+/// Steps of one run; a guard far above what any scenario needs.
+const MAX_STEPS: u64 = 200_000_000;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Sans,
+    Smol,
+}
+
+/// A router: forwards every packet it gets, unchanged, as soon as the simulator asks.
+struct Router {
+    queue: VecDeque<Vec<u8>>,
+}
+
+impl Node for Router {
+    fn handle_packet(&mut self, _now: Instant, packet: &[u8]) {
+        self.queue.push_back(packet.to_vec());
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let p = self.queue.pop_front()?;
+        let n = p.len().min(buf.len());
+        buf[..n].copy_from_slice(&p[..n]);
+        Some(p.len())
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn addresses(&self) -> Vec<IpAddr> {
+        Vec::new()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+fn sans_config(addr: Ipv4Addr, seed: u64) -> StackConfig {
+    let mut c = StackConfig::new(vec![IpAddr::V4(addr)], [seed as u8; 16], seed);
+    c.mtu = MTU;
+    c.send_buffer = BUFFER;
+    c.recv_buffer = BUFFER;
+    c
+}
+
+/// One end of a connection, as the application sees it.
+enum End {
+    Sans {
+        node: NodeId,
+        listener: Option<ListenerId>,
+        conn: Option<ConnId>,
+    },
+    Smol {
+        node: NodeId,
+        socket: SocketHandle,
+    },
+}
+
+fn drain_events(s: &mut Stack) {
+    for _ in 0..1_000_000 {
+        if s.poll_event().is_none() {
+            break;
+        }
+    }
+}
+
+impl End {
+    fn established(&mut self, sim: &mut Sim) -> bool {
+        match self {
+            End::Sans {
+                node,
+                listener,
+                conn,
+            } => {
+                let s = sim.node_mut::<Stack>(*node);
+                drain_events(s);
+                if conn.is_none() {
+                    *conn = listener.and_then(|l| s.accept(l));
+                }
+                conn.and_then(|c| s.info(c))
+                    .is_some_and(|i| i.state == TcpState::Established)
+            }
+            End::Smol { node, socket } => {
+                sim.node::<SmoltcpNode>(*node).tcp_ref(*socket).state() == tcp::State::Established
+            }
+        }
+    }
+
+    /// Queues data; `Ok(0)` when the buffer is full.
+    fn send(&mut self, sim: &mut Sim, data: &[u8]) -> Result<usize, String> {
+        match self {
+            End::Sans { node, conn, .. } => {
+                let s = sim.node_mut::<Stack>(*node);
+                drain_events(s);
+                match s.send(conn.ok_or("no connection")?, data) {
+                    Ok(n) => Ok(n),
+                    Err(SendError::WouldBlock) => Ok(0),
+                    Err(e) => Err(format!("send: {e}")),
+                }
+            }
+            End::Smol { node, socket } => sim
+                .node_mut::<SmoltcpNode>(*node)
+                .tcp(*socket)
+                .send_slice(data)
+                .map_err(|e| format!("send: {e}")),
+        }
+    }
+
+    /// Reads; `Ok(0)` when nothing is there now.
+    fn recv(&mut self, sim: &mut Sim, buf: &mut [u8]) -> Result<usize, String> {
+        match self {
+            End::Sans { node, conn, .. } => {
+                let s = sim.node_mut::<Stack>(*node);
+                drain_events(s);
+                match s.recv(conn.ok_or("no connection")?, buf) {
+                    Ok(0) => Err("unexpected end of stream".into()),
+                    Ok(n) => Ok(n),
+                    Err(RecvError::WouldBlock) => Ok(0),
+                    Err(e) => Err(format!("recv: {e}")),
+                }
+            }
+            End::Smol { node, socket } => sim
+                .node_mut::<SmoltcpNode>(*node)
+                .tcp(*socket)
+                .recv_slice(buf)
+                .map_err(|e| format!("recv: {e}")),
+        }
+    }
+}
+
+/// One transfer from a client to the server.
+struct Flow {
+    tx: End,
+    rx: End,
+    total: u64,
+    /// Where in the pattern this flow's stream starts (flows differ, so crossed streams fail).
+    offset: u64,
+    sent: u64,
+    received: u64,
+    established: Option<Instant>,
+    done: Option<Instant>,
+}
+
+impl Flow {
+    /// Application work at the current instant: send what fits, read and check what arrived.
+    fn pump(&mut self, sim: &mut Sim, pattern: &Pattern, buf: &mut [u8]) -> Result<(), String> {
+        if self.done.is_some() {
+            return Ok(());
+        }
+        if self.established.is_none() {
+            if !(self.tx.established(sim) && self.rx.established(sim)) {
+                return Ok(());
+            }
+            self.established = Some(sim.now());
+        }
+        for _ in 0..64 {
+            if self.sent >= self.total {
+                break;
+            }
+            let chunk = pattern.chunk_max(self.offset + self.sent, self.total - self.sent);
+            let n = self.tx.send(sim, chunk)?;
+            if n == 0 {
+                break;
+            }
+            self.sent += n as u64;
+        }
+        for _ in 0..1024 {
+            let n = self.rx.recv(sim, buf)?;
+            if n == 0 {
+                break;
+            }
+            if !pattern.check(self.offset + self.received, &buf[..n]) {
+                return Err(format!("corrupt data at byte {}", self.received));
+            }
+            self.received += n as u64;
+            if self.received > self.total {
+                return Err("more bytes received than sent".into());
+            }
+        }
+        if self.received == self.total {
+            self.done = Some(sim.now());
+        }
+        Ok(())
+    }
+
+    fn secs(&self, end: Instant) -> f64 {
+        let start = self.established.unwrap_or(Instant::ZERO);
+        end.saturating_duration_since(start).as_secs_f64()
+    }
+}
+
+/// The impairment of a scenario's data direction.
+#[derive(Clone, Copy)]
+enum Loss {
+    Uniform(f64),
+    Burst(BurstLoss),
+}
+
+impl Loss {
+    /// Long-run packet loss probability.
+    fn mean(self) -> f64 {
+        match self {
+            Loss::Uniform(p) => p,
+            Loss::Burst(b) => b.p_good_to_bad / (b.p_good_to_bad + b.p_bad_to_good) * b.loss_in_bad,
+        }
+    }
+    fn apply(self, link: LinkConfig) -> LinkConfig {
+        match self {
+            Loss::Uniform(p) => link.with_loss(p),
+            Loss::Burst(b) => link.with_burst_loss(b),
+        }
+    }
+}
+
+struct Scenario {
+    label: String,
+    rtt_ms: u64,
+    loss: Loss,
+    flows: usize,
+    /// Bytes per flow.
+    size: u64,
+    /// Virtual-time bound.
+    bound: Duration,
+}
+
+/// The Mathis et al. bound in Mbit/s: MSS·8/RTT · 1.22/√p.
+fn mathis(rtt_ms: u64, p: f64) -> Option<f64> {
+    (p > 0.0).then(|| MSS * 8.0 / (rtt_ms as f64 / 1000.0) * 1.22 / p.sqrt() / 1e6)
+}
+
+fn bdp_bytes(rtt_ms: u64) -> usize {
+    (LINK_BPS as f64 / 8.0 * rtt_ms as f64 / 1000.0) as usize
+}
+
+/// What one stack did in one scenario.
+struct RunResult {
+    /// Per flow: bytes received, seconds from establishment to done (or to the bound).
+    flows: Vec<(u64, f64, bool)>,
+    /// Aggregate goodput, Mbit/s (the single flow's goodput for one flow).
+    goodput: f64,
+    /// Jain's index over the bytes each flow had received when the first one finished.
+    fairness: Option<f64>,
+    failure: Option<String>,
+    /// Data-direction packets put on the bottleneck, dropped by loss, dropped by the queue.
+    sent: u64,
+    lost: u64,
+    queue_drops: u64,
+    /// sanstcp only: retransmitted segments and RTO expirations of the senders.
+    rexmit: Option<(u64, u64)>,
+    virtual_secs: f64,
+    wall_secs: f64,
+}
+
+struct Built {
+    sim: Sim,
+    flows: Vec<Flow>,
+    /// The data direction of the bottleneck link and its sending node.
+    bottleneck: (LinkId, NodeId),
+    clients: Vec<NodeId>,
+}
+
+fn add_stack(sim: &mut Sim, kind: Kind, addr: Ipv4Addr, seed: u64) -> NodeId {
+    let seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(u32::from(addr));
+    match kind {
+        Kind::Sans => sim.add_node(Box::new(
+            Stack::new(sans_config(addr, seed)).expect("config"),
+        )),
+        Kind::Smol => sim.add_node(Box::new(SmoltcpNode::new(addr, 8, MTU, seed))),
+    }
+}
+
+/// Opens flow `i` from `client` to `server` (listening side first).
+fn open_flow(
+    sim: &mut Sim,
+    kind: Kind,
+    client: NodeId,
+    server: NodeId,
+    i: usize,
+    size: u64,
+) -> Flow {
+    let port = BASE_PORT + i as u16;
+    let remote = SocketAddr::new(IpAddr::V4(SERVER), port);
+    let (tx, rx) = match kind {
+        Kind::Sans => {
+            let l = sim
+                .node_mut::<Stack>(server)
+                .listen(remote, ListenOptions::default())
+                .expect("listen");
+            let now = sim.now();
+            let opts = ConnectOptions {
+                send_buffer: Some(BUFFER),
+                recv_buffer: Some(BUFFER),
+                ..ConnectOptions::default()
+            };
+            let c = sim
+                .node_mut::<Stack>(client)
+                .connect(now, remote, opts)
+                .expect("connect");
+            (
+                End::Sans {
+                    node: client,
+                    listener: None,
+                    conn: Some(c),
+                },
+                End::Sans {
+                    node: server,
+                    listener: Some(l),
+                    conn: None,
+                },
+            )
+        }
+        Kind::Smol => {
+            let cc = tcp::CongestionControl::Reno;
+            let srv = sim.node_mut::<SmoltcpNode>(server);
+            let hs = srv.add_tcp(BUFFER, BUFFER, cc);
+            srv.listen(hs, port);
+            let cli = sim.node_mut::<SmoltcpNode>(client);
+            let hc = cli.add_tcp(BUFFER, BUFFER, cc);
+            cli.connect(hc, remote, 49152 + i as u16);
+            (
+                End::Smol {
+                    node: client,
+                    socket: hc,
+                },
+                End::Smol {
+                    node: server,
+                    socket: hs,
+                },
+            )
+        }
+    };
+    Flow {
+        tx,
+        rx,
+        total: size,
+        offset: i as u64 * 100_003,
+        sent: 0,
+        received: 0,
+        established: None,
+        done: None,
+    }
+}
+
+fn build(kind: Kind, sc: &Scenario, seed: u64) -> Built {
+    let mut sim = Sim::new(seed);
+    let one_way = Duration::from_millis(sc.rtt_ms) / 2;
+    let queue = bdp_bytes(sc.rtt_ms);
+    let slow = LinkConfig::ideal()
+        .with_bandwidth(LINK_BPS)
+        .with_delay(one_way)
+        .with_queue(queue);
+    if sc.flows == 1 {
+        let client = add_stack(&mut sim, kind, Ipv4Addr::new(10, 0, 0, 1), seed);
+        let server = add_stack(&mut sim, kind, SERVER, seed);
+        let link = sim.connect(client, server, sc.loss.apply(slow), slow);
+        let flows = vec![open_flow(&mut sim, kind, client, server, 0, sc.size)];
+        Built {
+            sim,
+            flows,
+            bottleneck: (link, client),
+            clients: vec![client],
+        }
+    } else {
+        let server = add_stack(&mut sim, kind, SERVER, seed);
+        let router = sim.add_node(Box::new(Router {
+            queue: VecDeque::new(),
+        }));
+        let bottleneck = sim.connect(router, server, sc.loss.apply(slow), slow);
+        sim.set_default_route(server, Some(bottleneck));
+        let access = LinkConfig::ideal().with_bandwidth(10 * LINK_BPS);
+        let mut clients = Vec::new();
+        let mut flows = Vec::new();
+        for i in 0..sc.flows {
+            let addr = Ipv4Addr::new(10, 0, 1, 1 + i as u8);
+            let client = add_stack(&mut sim, kind, addr, seed);
+            let link = sim.connect(client, router, access, access);
+            sim.set_default_route(client, Some(link));
+            clients.push(client);
+            flows.push(open_flow(&mut sim, kind, client, server, i, sc.size));
+        }
+        Built {
+            sim,
+            flows,
+            bottleneck: (bottleneck, router),
+            clients,
+        }
+    }
+}
+
+fn run(kind: Kind, sc: &Scenario, pattern: &Pattern, seed: u64) -> RunResult {
+    let wall = WallInstant::now();
+    let Built {
+        mut sim,
+        mut flows,
+        bottleneck,
+        clients,
+    } = build(kind, sc, seed);
+    let limit = Instant::ZERO + sc.bound;
+    let mut buf = vec![0u8; 65536];
+    let mut failure = None;
+    let mut first_done: Option<Vec<u64>> = None;
+    let mut steps = 0u64;
+    'outer: loop {
+        for f in &mut flows {
+            if let Err(e) = f.pump(&mut sim, pattern, &mut buf) {
+                failure = Some(e);
+                break 'outer;
+            }
+        }
+        if first_done.is_none() && flows.iter().any(|f| f.done.is_some()) {
+            first_done = Some(flows.iter().map(|f| f.received).collect());
+        }
+        if flows.iter().all(|f| f.done.is_some()) {
+            break;
+        }
+        steps += 1;
+        if steps > MAX_STEPS {
+            failure = Some(format!("step budget ({MAX_STEPS}) exhausted"));
+            break;
+        }
+        if !sim.step(limit) {
+            // Past the bound, or nothing pending: one last look, then give up.
+            for f in &mut flows {
+                if let Err(e) = f.pump(&mut sim, pattern, &mut buf) {
+                    failure = Some(e);
+                    break 'outer;
+                }
+            }
+            if !flows.iter().all(|f| f.done.is_some()) {
+                let got: u64 = flows.iter().map(|f| f.received).sum();
+                let why = if sim.now() >= limit {
+                    "not done within the bound"
+                } else {
+                    "stalled: nothing pending"
+                };
+                failure = Some(format!(
+                    "{why} at {:.1} s: {got} of {} bytes",
+                    sim.now().as_nanos() as f64 / 1e9,
+                    sc.size * sc.flows as u64
+                ));
+            }
+            break;
+        }
+    }
+    let now = sim.now();
+    let per_flow: Vec<(u64, f64, bool)> = flows
+        .iter()
+        .map(|f| (f.received, f.secs(f.done.unwrap_or(now)), f.done.is_some()))
+        .collect();
+    let start = flows
+        .iter()
+        .filter_map(|f| f.established)
+        .min()
+        .unwrap_or(Instant::ZERO);
+    let end = flows
+        .iter()
+        .map(|f| f.done.unwrap_or(now))
+        .max()
+        .unwrap_or(now);
+    let total: u64 = flows.iter().map(|f| f.received).sum();
+    let goodput = mbps(total, end.saturating_duration_since(start).as_secs_f64());
+    let fairness = (sc.flows > 1).then(|| {
+        let shares = first_done.unwrap_or_else(|| flows.iter().map(|f| f.received).collect());
+        jain(&shares.iter().map(|&b| b as f64).collect::<Vec<_>>())
+    });
+    let ls = sim.link_stats(bottleneck.0, bottleneck.1);
+    let rexmit = (kind == Kind::Sans).then(|| {
+        clients.iter().fold((0, 0), |(r, t), &c| {
+            let s = sim.node::<Stack>(c).stats();
+            (r + s.retransmitted_segments, t + s.rto_expirations)
+        })
+    });
+    let stuck: u64 = match kind {
+        Kind::Smol => (0..sim.node_count())
+            .filter_map(|i| sim.try_node::<SmoltcpNode>(NodeId(i)))
+            .map(|n| n.stuck_polls)
+            .sum(),
+        Kind::Sans => 0,
+    };
+    if stuck > 0 {
+        println!("  note: {} smoltcp stuck polls in {}", stuck, sc.label);
+    }
+    RunResult {
+        flows: per_flow,
+        goodput,
+        fairness,
+        failure,
+        sent: ls.sent,
+        lost: ls.dropped_loss,
+        queue_drops: ls.dropped_queue,
+        rexmit,
+        virtual_secs: now.as_nanos() as f64 / 1e9,
+        wall_secs: wall.elapsed().as_secs_f64(),
+    }
+}
+
+fn scenarios(scale: f64) -> Vec<Scenario> {
+    // Size each transfer for about 60 s of virtual time at 60 % of the smaller of the link
+    // rate and the Mathis bound; the virtual-time bound is 30 times that.
+    let sized = |rtt_ms: u64, loss: Loss, flows: usize, label: String| {
+        let expect = mathis(rtt_ms, loss.mean()).map_or(100.0, |m| m.min(100.0)) * 0.6;
+        let size = (expect * 1e6 / 8.0 * 60.0 / flows as f64 * scale) as u64;
+        let size = size.clamp(256 << 10, 512 << 20);
+        let secs = (size as f64 * flows as f64 * 8.0 / (expect * 1e6) * 30.0).max(120.0);
+        Scenario {
+            label,
+            rtt_ms,
+            loss,
+            flows,
+            size,
+            bound: Duration::from_secs_f64(secs),
+        }
+    };
+    let mut v = Vec::new();
+    for p in [0.0, 0.001, 0.01, 0.05] {
+        for rtt in [10, 50, 200] {
+            let label = format!("{:>4}% loss {:>3} ms", p * 100.0, rtt);
+            v.push(sized(rtt, Loss::Uniform(p), 1, label));
+        }
+    }
+    let burst = BurstLoss::new(0.001, 0.1, 0.5);
+    v.push(sized(
+        50,
+        Loss::Burst(burst),
+        1,
+        format!("burst {:.2}% 50 ms", Loss::Burst(burst).mean() * 100.0),
+    ));
+    v.push(sized(
+        50,
+        Loss::Uniform(0.0),
+        4,
+        "4 flows shared 50 ms".to_string(),
+    ));
+    v
+}
+
+/// One stack's runs of one scenario over all seeds.
+#[derive(Default)]
+struct Agg {
+    goodputs: Vec<f64>,
+    failures: Vec<String>,
+    fairness: Vec<f64>,
+    /// Per seed, per flow: Mbit/s and whether the flow finished.
+    per_flow: Vec<Vec<(f64, bool)>>,
+    sent: u64,
+    lost: u64,
+    queue_drops: u64,
+    rexmit: Option<(u64, u64)>,
+    virtual_secs: f64,
+    wall_secs: f64,
+}
+
+impl Agg {
+    fn add(&mut self, r: RunResult) {
+        self.goodputs.push(r.goodput);
+        if let Some(f) = r.failure {
+            self.failures.push(f);
+        }
+        if let Some(f) = r.fairness {
+            self.fairness.push(f);
+        }
+        self.per_flow.push(
+            r.flows
+                .iter()
+                .map(|&(b, secs, done)| (mbps(b, secs), done))
+                .collect(),
+        );
+        self.sent += r.sent;
+        self.lost += r.lost;
+        self.queue_drops += r.queue_drops;
+        if let Some((a, b)) = r.rexmit {
+            let (x, y) = self.rexmit.unwrap_or((0, 0));
+            self.rexmit = Some((x + a, y + b));
+        }
+        self.virtual_secs += r.virtual_secs;
+        self.wall_secs += r.wall_secs;
+    }
+
+    fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    fn mean(&self) -> f64 {
+        mean(&self.goodputs)
+    }
+
+    fn min_max(&self) -> (f64, f64) {
+        let min = self.goodputs.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self.goodputs.iter().copied().fold(0.0, f64::max);
+        (min, max)
+    }
+
+    /// The mean goodput, or how many runs failed (with the mean of what they reached).
+    fn cell(&self) -> String {
+        if self.ok() {
+            format!("{:.2}", self.mean())
+        } else {
+            format!("FAIL{}/{}", self.failures.len(), self.goodputs.len())
+        }
+    }
+
+    fn fairness(&self) -> Option<f64> {
+        (!self.fairness.is_empty()).then(|| mean(&self.fairness))
+    }
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        0.0
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
+}
+
+fn ratio(s: &Agg, m: &Agg) -> Option<f64> {
+    (s.ok() && m.ok() && m.mean() > 0.0).then(|| s.mean() / m.mean())
+}
+
+fn main() {
+    let wall = WallInstant::now();
+    let scale: f64 = std::env::var("LOSSY_SCALE")
+        .ok()
+        .map(|s| s.parse().expect("LOSSY_SCALE is a number"))
+        .unwrap_or(1.0);
+    let seeds: u64 = std::env::var("LOSSY_SEEDS")
+        .ok()
+        .map(|s| s.parse().expect("LOSSY_SEEDS is a number"))
+        .unwrap_or(5)
+        .max(1);
+    let pattern = Pattern::new(0x1055);
+    println!(
+        "lossy: 100 Mbit/s links, one-BDP drop-tail queues, random loss on the data direction only; {} MiB send/recv buffers on both stacks; sanstcp NewReno (defaults otherwise), smoltcp 0.14 Reno (defaults otherwise)",
+        BUFFER >> 20
+    );
+    println!(
+        "goodput: Mbit/s of virtual time from establishment to the last byte read, mean over {seeds} simulator seeds; Mathis = MSS*8/RTT*1.22/sqrt(p) with MSS {MSS} and p the mean packet loss rate; s/bound = sanstcp / min(Mathis, 100 Mbit/s)"
+    );
+    println!(
+        "sent/lost/q: data-direction packets put on the bottleneck / lost at random / dropped by the full queue, summed over seeds; rexmit, rto: sanstcp senders' retransmitted segments and RTO expirations, summed"
+    );
+    println!(
+        "4 flows: 4 clients -> router (1 Gbit/s access links) -> one 100 Mbit/s, 25 ms each way bottleneck with a 625 kB drop-tail queue -> 1 server, all starting together; fairness = Jain's index over the bytes each flow had received when the first flow finished, mean over seeds"
+    );
+    println!();
+    println!(
+        "{:<22} {:>9} {:>10} {:>10} {:>6} {:>8} {:>7} {:>22} {:>22} {:>12} {:>11}  sanstcp",
+        "scenario",
+        "size",
+        "sanstcp",
+        "smoltcp",
+        "ratio",
+        "Mathis",
+        "s/bound",
+        "sanstcp sent/lost/q",
+        "smoltcp sent/lost/q",
+        "virt s s/sm",
+        "wall s s/sm"
+    );
+    let mut details = Vec::new();
+    let mut summary_case = None;
+    let mut fairness = (None, None);
+    for sc in scenarios(scale) {
+        let (mut s, mut m) = (Agg::default(), Agg::default());
+        for i in 0..seeds {
+            let seed = 0x1055 + i;
+            s.add(run(Kind::Sans, &sc, &pattern, seed));
+            m.add(run(Kind::Smol, &sc, &pattern, seed));
+        }
+        let bound = mathis(sc.rtt_ms, sc.loss.mean()).map(|b| b.min(LINK_BPS as f64 / 1e6));
+        let vs_bound = match bound {
+            Some(b) if s.ok() => format!("{:.2}", s.mean() / b),
+            _ => "-".into(),
+        };
+        let size = if sc.flows > 1 {
+            format!("{}x{:.1}M", sc.flows, sc.size as f64 / 1e6)
+        } else {
+            format!("{:.1}M", sc.size as f64 / 1e6)
+        };
+        let rex = s
+            .rexmit
+            .map(|(r, t)| format!("rexmit {r}, rto {t}"))
+            .unwrap_or_default();
+        let n = seeds as f64;
+        println!(
+            "{:<22} {:>9} {:>10} {:>10} {:>6} {:>8} {:>7} {:>22} {:>22} {:>12} {:>11}  {}",
+            sc.label,
+            size,
+            s.cell(),
+            m.cell(),
+            ratio(&s, &m).map_or("-".into(), |r| format!("{r:.2}")),
+            mathis(sc.rtt_ms, sc.loss.mean()).map_or("-".into(), |b| format!("{b:.2}")),
+            vs_bound,
+            format!("{}/{}/{}", s.sent, s.lost, s.queue_drops),
+            format!("{}/{}/{}", m.sent, m.lost, m.queue_drops),
+            format!("{:.1}/{:.1}", s.virtual_secs / n, m.virtual_secs / n),
+            format!("{:.1}/{:.1}", s.wall_secs, m.wall_secs),
+            rex,
+        );
+        for (who, a) in [("sanstcp", &s), ("smoltcp", &m)] {
+            let (lo, hi) = a.min_max();
+            let mut line = format!(
+                "{:<22} {who}: per seed [{}] (min {lo:.2}, max {hi:.2})",
+                sc.label,
+                a.goodputs
+                    .iter()
+                    .map(|g| format!("{g:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            for f in &a.failures {
+                line.push_str(&format!("\n{:<22} {who} FAILED: {f}", ""));
+            }
+            if sc.flows > 1 {
+                for (i, flows) in a.per_flow.iter().enumerate() {
+                    let per: Vec<String> = flows
+                        .iter()
+                        .map(|&(r, done)| {
+                            format!("{r:.2}{}", if done { "" } else { "(unfinished)" })
+                        })
+                        .collect();
+                    line.push_str(&format!(
+                        "\n{:<22} {who}: seed {i} per-flow Mbit/s [{}], fairness {:.3}",
+                        "",
+                        per.join(", "),
+                        a.fairness.get(i).copied().unwrap_or(0.0)
+                    ));
+                }
+            }
+            details.push(line);
+        }
+        if sc.flows > 1 {
+            fairness = (s.fairness(), m.fairness());
+        }
+        if sc.flows == 1 && sc.rtt_ms == 50 && matches!(sc.loss, Loss::Uniform(p) if p == 0.01) {
+            summary_case = Some((s, m));
+        }
+    }
+    println!();
+    println!("goodput per seed, Mbit/s:");
+    for d in &details {
+        println!("{d}");
+    }
+    println!();
+    println!("wall time {:.1} s", wall.elapsed().as_secs_f64());
+    let show = |a: &Agg| {
+        if a.ok() {
+            format!("{:.2} Mbit/s", a.mean())
+        } else {
+            format!("FAILED {}/{} runs", a.failures.len(), a.goodputs.len())
+        }
+    };
+    let fair = |f: Option<f64>| f.map_or("-".into(), |f| format!("{f:.2}"));
+    match summary_case {
+        Some((s, m)) => println!(
+            "lossy: 1% loss 50 ms: sanstcp {}, smoltcp {}, ratio {}; fairness sanstcp {} smoltcp {}",
+            show(&s),
+            show(&m),
+            ratio(&s, &m).map_or("-".into(), |r| format!("{r:.1}")),
+            fair(fairness.0),
+            fair(fairness.1)
+        ),
+        None => println!("lossy: no 1% loss 50 ms case ran"),
+    }
+}
