@@ -31,7 +31,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use common::smoltcp_node::SmoltcpNode;
 use common::{jain, mbps, Pattern};
-use sanstcp::sim::{BurstLoss, LinkConfig, LinkId, Node, NodeId, Sim};
+use sanstcp::sim::{BurstLoss, LinkConfig, LinkId, Node, NodeId, Rng, Sim};
 use sanstcp::{
     ConnId, ConnectOptions, Instant, ListenOptions, ListenerId, RecvError, SendError, Stack,
     StackConfig, TcpState,
@@ -189,9 +189,38 @@ struct Flow {
     received: u64,
     established: Option<Instant>,
     done: Option<Instant>,
+    /// When the client opens the connection, and whether it has.
+    start_at: Instant,
+    started: bool,
+    remote: SocketAddr,
+    local_port: u16,
 }
 
 impl Flow {
+    /// Opens the connection from the client (the server side listens already).
+    fn start(&mut self, sim: &mut Sim) {
+        self.started = true;
+        match &mut self.tx {
+            End::Sans { node, conn, .. } => {
+                let now = sim.now();
+                let opts = ConnectOptions {
+                    send_buffer: Some(BUFFER),
+                    recv_buffer: Some(BUFFER),
+                    ..ConnectOptions::default()
+                };
+                let c = sim
+                    .node_mut::<Stack>(*node)
+                    .connect(now, self.remote, opts)
+                    .expect("connect");
+                *conn = Some(c);
+            }
+            End::Smol { node, socket } => {
+                sim.node_mut::<SmoltcpNode>(*node)
+                    .connect(*socket, self.remote, self.local_port);
+            }
+        }
+    }
+
     /// Application work at the current instant: send what fits, read and check what arrived.
     fn pump(&mut self, sim: &mut Sim, pattern: &Pattern, buf: &mut [u8]) -> Result<(), String> {
         if self.done.is_some() {
@@ -319,14 +348,15 @@ fn add_stack(sim: &mut Sim, kind: Kind, addr: Ipv4Addr, seed: u64) -> NodeId {
     }
 }
 
-/// Opens flow `i` from `client` to `server` (listening side first).
+/// Sets up flow `i` from `client` to `server`: the server listens; the client connects at
+/// `start_at` ([`Flow::start`]).
 fn open_flow(
     sim: &mut Sim,
     kind: Kind,
-    client: NodeId,
-    server: NodeId,
+    (client, server): (NodeId, NodeId),
     i: usize,
     size: u64,
+    start_at: Instant,
 ) -> Flow {
     let port = BASE_PORT + i as u16;
     let remote = SocketAddr::new(IpAddr::V4(SERVER), port);
@@ -336,21 +366,11 @@ fn open_flow(
                 .node_mut::<Stack>(server)
                 .listen(remote, ListenOptions::default())
                 .expect("listen");
-            let now = sim.now();
-            let opts = ConnectOptions {
-                send_buffer: Some(BUFFER),
-                recv_buffer: Some(BUFFER),
-                ..ConnectOptions::default()
-            };
-            let c = sim
-                .node_mut::<Stack>(client)
-                .connect(now, remote, opts)
-                .expect("connect");
             (
                 End::Sans {
                     node: client,
                     listener: None,
-                    conn: Some(c),
+                    conn: None,
                 },
                 End::Sans {
                     node: server,
@@ -364,9 +384,9 @@ fn open_flow(
             let srv = sim.node_mut::<SmoltcpNode>(server);
             let hs = srv.add_tcp(BUFFER, BUFFER, cc);
             srv.listen(hs, port);
-            let cli = sim.node_mut::<SmoltcpNode>(client);
-            let hc = cli.add_tcp(BUFFER, BUFFER, cc);
-            cli.connect(hc, remote, 49152 + i as u16);
+            let hc = sim
+                .node_mut::<SmoltcpNode>(client)
+                .add_tcp(BUFFER, BUFFER, cc);
             (
                 End::Smol {
                     node: client,
@@ -388,6 +408,10 @@ fn open_flow(
         received: 0,
         established: None,
         done: None,
+        start_at,
+        started: false,
+        remote,
+        local_port: 49152 + i as u16,
     }
 }
 
@@ -403,7 +427,14 @@ fn build(kind: Kind, sc: &Scenario, seed: u64) -> Built {
         let client = add_stack(&mut sim, kind, Ipv4Addr::new(10, 0, 0, 1), seed);
         let server = add_stack(&mut sim, kind, SERVER, seed);
         let link = sim.connect(client, server, sc.loss.apply(slow), slow);
-        let flows = vec![open_flow(&mut sim, kind, client, server, 0, sc.size)];
+        let flows = vec![open_flow(
+            &mut sim,
+            kind,
+            (client, server),
+            0,
+            sc.size,
+            Instant::ZERO,
+        )];
         Built {
             sim,
             flows,
@@ -420,13 +451,23 @@ fn build(kind: Kind, sc: &Scenario, seed: u64) -> Built {
         let access = LinkConfig::ideal().with_bandwidth(10 * LINK_BPS);
         let mut clients = Vec::new();
         let mut flows = Vec::new();
+        let mut jitter = Rng::new(seed);
         for i in 0..sc.flows {
             let addr = Ipv4Addr::new(10, 0, 1, 1 + i as u8);
             let client = add_stack(&mut sim, kind, addr, seed);
             let link = sim.connect(client, router, access, access);
             sim.set_default_route(client, Some(link));
             clients.push(client);
-            flows.push(open_flow(&mut sim, kind, client, server, i, sc.size));
+            // Start times spread over 20 ms, different for every seed.
+            let start = Instant::from_micros(jitter.gen_range(20_000));
+            flows.push(open_flow(
+                &mut sim,
+                kind,
+                (client, server),
+                i,
+                sc.size,
+                start,
+            ));
         }
         Built {
             sim,
@@ -452,6 +493,11 @@ fn run(kind: Kind, sc: &Scenario, pattern: &Pattern, seed: u64) -> RunResult {
     let mut steps = 0u64;
     'outer: loop {
         for f in &mut flows {
+            if !f.started && f.start_at <= sim.now() {
+                f.start(&mut sim);
+            }
+        }
+        for f in &mut flows {
             if let Err(e) = f.pump(&mut sim, pattern, &mut buf) {
                 failure = Some(e);
                 break 'outer;
@@ -468,7 +514,18 @@ fn run(kind: Kind, sc: &Scenario, pattern: &Pattern, seed: u64) -> RunResult {
             failure = Some(format!("step budget ({MAX_STEPS}) exhausted"));
             break;
         }
-        if !sim.step(limit) {
+        let next_start = flows
+            .iter()
+            .filter(|f| !f.started)
+            .map(|f| f.start_at)
+            .min()
+            .filter(|&t| t <= limit);
+        if !sim.step(next_start.unwrap_or(limit)) {
+            if let Some(t) = next_start {
+                // Nothing happens before the next flow starts: go there.
+                sim.advance_to(t);
+                continue;
+            }
             // Past the bound, or nothing pending: one last look, then give up.
             for f in &mut flows {
                 if let Err(e) = f.pump(&mut sim, pattern, &mut buf) {

@@ -201,13 +201,17 @@ impl Scoreboard {
         mss: u32,
         any_hole: bool,
     ) -> Option<(SeqNumber, u32)> {
+        // Both rules only look below the highest SACKed octet (RFC 6675 §5, NextSeg (1.b));
+        // the tail above it is simply in flight.
+        let highest_sacked = self.ranges.last()?.1;
         for (start, end) in self.holes(snd_una, snd_max) {
             let from = start.max(self.high_rxt);
+            if start >= highest_sacked {
+                break;
+            }
             if from >= end {
                 continue;
             }
-            // The tail beyond the highest SACK is never a rule-1 candidate: nothing above it
-            // says it was lost.
             if any_hole || self.is_lost(from, mss) {
                 return Some((from, end.since(from).min(mss)));
             }
@@ -291,16 +295,21 @@ mod tests {
             Some((SeqNumber(2000), 1000))
         );
         sb.high_rxt = SeqNumber(3000);
-        // The tail 6000..11000 is not lost; only rule 3 picks it.
+        // The tail 6000..11000 lies above every SACK: neither rule picks it.
+        assert_eq!(sb.next_retransmit(una, max, 1000, false), None);
+        assert_eq!(sb.next_retransmit(una, max, 1000, true), None);
+        // pipe: hole 1000..3000 lost (not counted) but retransmitted (2000 counted); tail 5000.
+        assert_eq!(sb.pipe(una, max, 1000), 2000 + 5000);
+        // Rule 3 takes a hole below the highest SACK even when it is not judged lost.
+        sb.update(&[blk(8000, 9000)], una, max);
         assert_eq!(sb.next_retransmit(una, max, 1000, false), None);
         assert_eq!(
             sb.next_retransmit(una, max, 1000, true),
             Some((SeqNumber(6000), 1000))
         );
-        // pipe: hole 1000..3000 lost (not counted) but retransmitted (2000 counted); tail 5000.
-        assert_eq!(sb.pipe(una, max, 1000), 2000 + 5000);
+        sb.update(&[blk(6000, 8000)], una, max);
         sb.ack(SeqNumber(4000));
-        assert_eq!(sb.ranges(), &[(SeqNumber(4000), SeqNumber(6000))]);
+        assert_eq!(sb.ranges(), &[(SeqNumber(4000), SeqNumber(9000))]);
     }
 
     #[test]
