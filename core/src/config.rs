@@ -13,6 +13,9 @@ pub enum CongestionAlgorithm {
     /// NewReno: RFC 5681 slow start and congestion avoidance, RFC 6582 fast recovery.
     #[default]
     NewReno,
+    /// CUBIC (RFC 9438): a cubic window-growth function of the time since the last
+    /// congestion event; better on paths with a large bandwidth-delay product.
+    Cubic,
     /// No congestion control: the window is only limited by the peer's receive window.
     /// For tests and for links the caller knows to be uncongested.
     None,

@@ -57,7 +57,22 @@ fn hostile_link() -> LinkConfig {
 /// Moves `total` bytes each way at once over [`hostile_link`] in both directions, checking
 /// every byte and both ends of stream; returns the virtual time it took.
 fn both_ways(a_ip: &str, b_ip: &str, seed: u64, total: u64, limit_secs: u64) -> Duration {
-    let mut p = Pair::new(seed, config(a_ip, 1), config(b_ip, 2), hostile_link());
+    both_ways_with(a_ip, b_ip, seed, total, limit_secs, |_| {})
+}
+
+/// [`both_ways`] with both stacks' configuration changed by `tweak`.
+fn both_ways_with(
+    a_ip: &str,
+    b_ip: &str,
+    seed: u64,
+    total: u64,
+    limit_secs: u64,
+    tweak: impl Fn(&mut sanstcp::StackConfig),
+) -> Duration {
+    let (mut ca, mut cb) = (config(a_ip, 1), config(b_ip, 2));
+    tweak(&mut ca);
+    tweak(&mut cb);
+    let mut p = Pair::new(seed, ca, cb, hostile_link());
     let server = std::net::SocketAddr::new(ip(b_ip), 80);
     let (_l, ca, cb) = p.connect_to(server, ConnectOptions::default());
     let start = p.now();
@@ -134,4 +149,22 @@ fn sixteen_mib_both_ways_hostile_link_ipv6() {
     for seed in [22, 24, 26] {
         both_ways(A_IP6, B_IP6, seed, 16 << 20, 600);
     }
+}
+
+#[test]
+fn sixteen_mib_both_ways_hostile_link_cubic() {
+    for seed in [31, 33] {
+        both_ways_with(A_IP, B_IP, seed, 16 << 20, 600, |c| {
+            c.congestion = sanstcp::CongestionAlgorithm::Cubic;
+        });
+    }
+}
+
+#[test]
+fn sixteen_mib_both_ways_hostile_link_without_sack_or_timestamps() {
+    // The NewReno-only path (RFC 6582 partial ACKs) for peers that offer neither option.
+    both_ways_with(A_IP, B_IP, 41, 16 << 20, 600, |c| {
+        c.sack = false;
+        c.timestamps = false;
+    });
 }

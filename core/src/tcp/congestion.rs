@@ -1,11 +1,88 @@
 //! Congestion control: the window a sender may have in flight, and loss recovery.
 //!
-//! NewReno is the default: slow start and congestion avoidance with appropriate byte counting
-//! (RFC 5681 §3.1, RFC 3465), fast retransmit / fast recovery (RFC 5681 §3.2) with the partial
-//! ACK rule of RFC 6582.
+//! [`Congestion`] holds what every algorithm shares: slow start with appropriate byte counting
+//! (RFC 5681 §3.1, RFC 3465), fast retransmit and NewReno fast recovery with partial ACKs
+//! (RFC 5681 §3.2, RFC 6582), SACK-based recovery (RFC 6675 §5), the RTO response, and
+//! congestion-window validation (RFC 7661). How the window grows in congestion avoidance and
+//! how far it falls on a congestion event is the algorithm's: a [`CongestionControl`].
+//! NewReno (RFC 5681) is the default; CUBIC (RFC 9438) is in `cubic.rs`.
 
+use core::time::Duration;
+
+use super::cubic::Cubic;
 use super::seq::SeqNumber;
-use crate::CongestionAlgorithm;
+use crate::{CongestionAlgorithm, Instant};
+
+/// The window state an algorithm works on, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Congestion window.
+    pub cwnd: u32,
+    /// Slow-start threshold.
+    pub ssthresh: u32,
+    /// Sender MSS.
+    pub mss: u32,
+}
+
+/// The part of a congestion-control algorithm that differs between algorithms. Implement it
+/// (integer arithmetic only, no allocation) and add a [`CongestionAlgorithm`] variant to plug
+/// in another one.
+pub trait CongestionControl {
+    /// Congestion avoidance (cwnd >= ssthresh, not in recovery): `acked` bytes were newly
+    /// acknowledged at `now`; grow `w.cwnd`.
+    fn avoid(&mut self, w: &mut Window, acked: u32, now: Instant, srtt: Option<Duration>);
+    /// A congestion event (loss detected, or an ECN echo): the new ssthresh.
+    fn on_congestion_event(&mut self, w: &Window, flight: u32, now: Instant) -> u32;
+    /// The retransmission timer expired.
+    fn on_timeout(&mut self);
+}
+
+/// NewReno's window policy (RFC 5681 §3.1): one MSS per window of acknowledged data, and half
+/// the flight size on a congestion event.
+#[derive(Debug, Clone, Default)]
+pub struct NewReno {
+    /// Bytes acknowledged in congestion avoidance since the last increase.
+    bytes_acked: u32,
+}
+
+impl CongestionControl for NewReno {
+    fn avoid(&mut self, w: &mut Window, acked: u32, _now: Instant, _srtt: Option<Duration>) {
+        // RFC 5681 eq. 3 with byte counting (RFC 3465 §2.1).
+        self.bytes_acked = self.bytes_acked.saturating_add(acked);
+        if self.bytes_acked >= w.cwnd {
+            self.bytes_acked -= w.cwnd;
+            w.cwnd = w.cwnd.saturating_add(w.mss);
+        }
+    }
+
+    fn on_congestion_event(&mut self, w: &Window, flight: u32, _now: Instant) -> u32 {
+        self.bytes_acked = 0;
+        // RFC 5681 eq. 4.
+        (flight / 2).max(2 * w.mss)
+    }
+
+    fn on_timeout(&mut self) {
+        self.bytes_acked = 0;
+    }
+}
+
+/// The algorithm of one connection, dispatched without allocation.
+#[derive(Debug, Clone)]
+enum Algorithm {
+    NewReno(NewReno),
+    Cubic(Cubic),
+    /// No congestion control: the window never limits.
+    None(NewReno),
+}
+
+impl Algorithm {
+    fn get(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Algorithm::NewReno(a) | Algorithm::None(a) => a,
+            Algorithm::Cubic(a) => a,
+        }
+    }
+}
 
 /// What the sender should do after an acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,15 +94,11 @@ pub enum RecoveryAction {
     RetransmitFirst,
 }
 
-/// Congestion window, slow-start threshold and the fast-recovery state of one connection.
+/// Congestion window, slow-start threshold and the loss-recovery state of one connection.
 #[derive(Debug, Clone)]
 pub struct Congestion {
-    algorithm: CongestionAlgorithm,
-    mss: u32,
-    cwnd: u32,
-    ssthresh: u32,
-    /// Bytes acknowledged during congestion avoidance since the last window increase.
-    bytes_acked: u32,
+    algorithm: Algorithm,
+    w: Window,
     /// Duplicate ACKs in a row (RFC 5681 §2 definition).
     dupacks: u32,
     /// `Some(recover)` while in fast recovery (RFC 6582 §3.2 "recover").
@@ -41,16 +114,21 @@ pub struct Congestion {
 pub const DUPACK_THRESHOLD: u32 = 3;
 
 impl Congestion {
-    /// Starting state: initial window per RFC 6928 (`iw` segments, at most
-    /// max(2·MSS, 14600) bytes when `iw` is 10 or less... we take `iw`·MSS as configured).
+    /// Starting state: an initial window of `iw` segments (RFC 6928: 10).
     pub fn new(algorithm: CongestionAlgorithm, mss: u32, iw: u32) -> Congestion {
         let mss = mss.max(1);
+        let algorithm = match algorithm {
+            CongestionAlgorithm::Cubic => Algorithm::Cubic(Cubic::default()),
+            CongestionAlgorithm::None => Algorithm::None(NewReno::default()),
+            _ => Algorithm::NewReno(NewReno::default()),
+        };
         Congestion {
             algorithm,
-            mss,
-            cwnd: iw.saturating_mul(mss),
-            ssthresh: u32::MAX,
-            bytes_acked: 0,
+            w: Window {
+                cwnd: iw.saturating_mul(mss),
+                ssthresh: u32::MAX,
+                mss,
+            },
             dupacks: 0,
             recover: None,
             recover_guard: None,
@@ -61,24 +139,28 @@ impl Congestion {
     /// The window the sender may have in flight, bytes.
     pub fn window(&self) -> u32 {
         match self.algorithm {
-            CongestionAlgorithm::None => u32::MAX,
-            _ => self.cwnd,
+            Algorithm::None(_) => u32::MAX,
+            _ => self.w.cwnd,
         }
     }
 
     /// The algorithm in use.
     pub fn algorithm(&self) -> CongestionAlgorithm {
-        self.algorithm
+        match self.algorithm {
+            Algorithm::NewReno(_) => CongestionAlgorithm::NewReno,
+            Algorithm::Cubic(_) => CongestionAlgorithm::Cubic,
+            Algorithm::None(_) => CongestionAlgorithm::None,
+        }
     }
 
     /// Congestion window, bytes.
     pub fn cwnd(&self) -> u32 {
-        self.cwnd
+        self.w.cwnd
     }
 
     /// Slow-start threshold, bytes (`u32::MAX` until the first loss).
     pub fn ssthresh(&self) -> u32 {
-        self.ssthresh
+        self.w.ssthresh
     }
 
     /// Whether fast recovery is in progress.
@@ -98,23 +180,30 @@ impl Congestion {
 
     /// The sender's MSS changed (path MTU).
     pub fn set_mss(&mut self, mss: u32) {
-        self.mss = mss.max(1);
+        self.w.mss = mss.max(1);
     }
 
-    /// Enters SACK-based loss recovery (RFC 6675 §5 step 4): cwnd = ssthresh = FlightSize / 2,
-    /// RecoveryPoint = HighData. Returns false while an earlier recovery's data is not yet
-    /// all acknowledged (RFC 6675 §5: no new recovery before HighACK passes RecoveryPoint).
+    /// A congestion event: the algorithm picks the new ssthresh.
+    fn reduce(&mut self, flight: u32, now: Instant) -> u32 {
+        let w = self.w;
+        self.algorithm.get().on_congestion_event(&w, flight, now)
+    }
+
+    /// Enters SACK-based loss recovery (RFC 6675 §5 step 4): cwnd = ssthresh = the reduced
+    /// window, RecoveryPoint = HighData. Returns false while an earlier recovery's data is not
+    /// yet all acknowledged (RFC 6675 §5: no new recovery before HighACK passes RecoveryPoint).
     pub fn enter_sack_recovery(
         &mut self,
         snd_una: SeqNumber,
         snd_max: SeqNumber,
         flight: u32,
+        now: Instant,
     ) -> bool {
         if self.recover.is_some() || self.recover_guard.is_some_and(|g| snd_una < g) {
             return false;
         }
-        self.ssthresh = (flight / 2).max(2 * self.mss);
-        self.cwnd = self.ssthresh;
+        self.w.ssthresh = self.reduce(flight, now);
+        self.w.cwnd = self.w.ssthresh;
         self.recover = Some(snd_max);
         self.recover_guard = Some(snd_max);
         self.sack_recovery = true;
@@ -130,7 +219,14 @@ impl Congestion {
 
     /// New data was acknowledged: `acked` bytes, the ACK now at `ack`, `flight` bytes were
     /// outstanding before this ACK.
-    pub fn on_ack(&mut self, acked: u32, ack: SeqNumber, flight: u32) -> RecoveryAction {
+    pub fn on_ack(
+        &mut self,
+        acked: u32,
+        ack: SeqNumber,
+        flight: u32,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) -> RecoveryAction {
         self.dupacks = 0;
         if self.sack_recovery {
             // RFC 6675: the window stays at ssthresh through recovery; the pipe estimate
@@ -145,48 +241,46 @@ impl Congestion {
             if ack >= recover {
                 // Full acknowledgement: deflate the window (RFC 6582 §3.2 step 3, option 1).
                 let after = flight.saturating_sub(acked);
-                self.cwnd = self.ssthresh.min(after.max(self.mss) + self.mss);
+                self.w.cwnd = self.w.ssthresh.min(after.max(self.w.mss) + self.w.mss);
                 self.recover = None;
                 return RecoveryAction::None;
             }
             // Partial acknowledgement: retransmit the next hole, deflate by the amount acked,
             // add back one MSS if at least one MSS was acked.
-            self.cwnd = self.cwnd.saturating_sub(acked);
-            if acked >= self.mss {
-                self.cwnd = self.cwnd.saturating_add(self.mss);
+            self.w.cwnd = self.w.cwnd.saturating_sub(acked);
+            if acked >= self.w.mss {
+                self.w.cwnd = self.w.cwnd.saturating_add(self.w.mss);
             }
             return RecoveryAction::RetransmitFirst;
         }
-        if self.cwnd < self.ssthresh {
+        if self.w.cwnd < self.w.ssthresh {
             // Slow start with ABC, L = 2 (RFC 3465 §2.2); grow only while the window is what
             // limits the sender (RFC 7661 §4.3), so that a receive-window-limited flow does
             // not build a window it never used.
-            if flight.saturating_mul(2) >= self.cwnd {
-                self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
+            if flight.saturating_mul(2) >= self.w.cwnd {
+                self.w.cwnd = self.w.cwnd.saturating_add(acked.min(2 * self.w.mss));
             }
-        } else if flight.saturating_add(self.mss) >= self.cwnd {
-            // Congestion avoidance: one MSS per window of data acknowledged (RFC 5681 eq. 3).
-            self.bytes_acked = self.bytes_acked.saturating_add(acked);
-            if self.bytes_acked >= self.cwnd {
-                self.bytes_acked -= self.cwnd;
-                self.cwnd = self.cwnd.saturating_add(self.mss);
-            }
+        } else if flight.saturating_add(self.w.mss) >= self.w.cwnd {
+            let mut w = self.w;
+            self.algorithm.get().avoid(&mut w, acked, now, srtt);
+            self.w = w;
         }
         RecoveryAction::None
     }
 
-    /// A duplicate ACK arrived. `snd_una` is the cumulative ACK point, `snd_max` the highest
-    /// sequence sent, `flight` the bytes outstanding.
+    /// A duplicate ACK arrived (NewReno, without SACK). `snd_una` is the cumulative ACK
+    /// point, `snd_max` the highest sequence sent, `flight` the bytes outstanding.
     pub fn on_dupack(
         &mut self,
         snd_una: SeqNumber,
         snd_max: SeqNumber,
         flight: u32,
+        now: Instant,
     ) -> RecoveryAction {
         self.dupacks = self.dupacks.saturating_add(1);
         if self.recover.is_some() {
             // Window inflation for each segment that left the network (RFC 5681 §3.2 step 4).
-            self.cwnd = self.cwnd.saturating_add(self.mss);
+            self.w.cwnd = self.w.cwnd.saturating_add(self.w.mss);
             return RecoveryAction::None;
         }
         if self.dupacks != DUPACK_THRESHOLD {
@@ -199,20 +293,23 @@ impl Congestion {
                 return RecoveryAction::None;
             }
         }
-        self.ssthresh = (flight / 2).max(2 * self.mss);
-        self.cwnd = self.ssthresh.saturating_add(DUPACK_THRESHOLD * self.mss);
+        self.w.ssthresh = self.reduce(flight, now);
+        self.w.cwnd = self
+            .w
+            .ssthresh
+            .saturating_add(DUPACK_THRESHOLD * self.w.mss);
         self.recover = Some(snd_max);
         self.recover_guard = Some(snd_max);
         RecoveryAction::RetransmitFirst
     }
 
     /// The retransmission timer expired (RFC 5681 §3.1 eq. 4; loss window of one segment).
-    pub fn on_rto(&mut self, snd_max: SeqNumber, flight: u32, first_backoff: bool) {
+    pub fn on_rto(&mut self, snd_max: SeqNumber, flight: u32, first_backoff: bool, now: Instant) {
         if first_backoff {
-            self.ssthresh = (flight / 2).max(2 * self.mss);
+            self.w.ssthresh = self.reduce(flight, now);
         }
-        self.cwnd = self.mss;
-        self.bytes_acked = 0;
+        self.algorithm.get().on_timeout();
+        self.w.cwnd = self.w.mss;
         self.dupacks = 0;
         self.recover = None;
         self.sack_recovery = false;
@@ -222,8 +319,8 @@ impl Congestion {
     /// After an idle period longer than the RTO, restart from the initial window
     /// (RFC 5681 §4.1).
     pub fn on_idle_restart(&mut self, iw: u32) {
-        let restart = iw.saturating_mul(self.mss);
-        self.cwnd = self.cwnd.min(restart);
+        let restart = iw.saturating_mul(self.w.mss);
+        self.w.cwnd = self.w.cwnd.min(restart);
     }
 }
 
@@ -236,14 +333,20 @@ mod tests {
         let mss = 1000;
         let mut c = Congestion::new(CongestionAlgorithm::NewReno, mss, 10);
         assert_eq!(c.window(), 10_000);
-        c.on_ack(1000, SeqNumber(1000), 10_000);
+        c.on_ack(1000, SeqNumber(1000), 10_000, Instant::ZERO, None);
         assert_eq!(c.window(), 11_000);
         let una = SeqNumber(1000);
         let max = SeqNumber(20_000);
-        assert_eq!(c.on_dupack(una, max, 19_000), RecoveryAction::None);
-        assert_eq!(c.on_dupack(una, max, 19_000), RecoveryAction::None);
         assert_eq!(
-            c.on_dupack(una, max, 19_000),
+            c.on_dupack(una, max, 19_000, Instant::ZERO),
+            RecoveryAction::None
+        );
+        assert_eq!(
+            c.on_dupack(una, max, 19_000, Instant::ZERO),
+            RecoveryAction::None
+        );
+        assert_eq!(
+            c.on_dupack(una, max, 19_000, Instant::ZERO),
             RecoveryAction::RetransmitFirst
         );
         assert_eq!(c.ssthresh(), 9_500);
@@ -251,12 +354,12 @@ mod tests {
         assert!(c.in_recovery());
         // Partial ACK: retransmit again.
         assert_eq!(
-            c.on_ack(1000, SeqNumber(2000), 19_000),
+            c.on_ack(1000, SeqNumber(2000), 19_000, Instant::ZERO, None),
             RecoveryAction::RetransmitFirst
         );
         // Full ACK ends recovery with cwnd <= ssthresh.
         assert_eq!(
-            c.on_ack(18_000, SeqNumber(20_000), 18_000),
+            c.on_ack(18_000, SeqNumber(20_000), 18_000, Instant::ZERO, None),
             RecoveryAction::None
         );
         assert!(!c.in_recovery());
@@ -266,7 +369,7 @@ mod tests {
     #[test]
     fn rto_collapses_window() {
         let mut c = Congestion::new(CongestionAlgorithm::NewReno, 1000, 10);
-        c.on_rto(SeqNumber(10_000), 10_000, true);
+        c.on_rto(SeqNumber(10_000), 10_000, true, Instant::ZERO);
         assert_eq!(c.window(), 1000);
         assert_eq!(c.ssthresh(), 5000);
     }

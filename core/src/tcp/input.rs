@@ -334,7 +334,7 @@ impl Connection {
             // Duplicate ACK (RFC 5681 §2).
             if self
                 .cc
-                .on_dupack(self.snd_una, self.snd_max, self.flight_size())
+                .on_dupack(self.snd_una, self.snd_max, self.flight_size(), env.now)
                 == RecoveryAction::RetransmitFirst
             {
                 env.stats.fast_retransmits += 1;
@@ -384,7 +384,7 @@ impl Connection {
             let flight = self.flight_size();
             if self
                 .cc
-                .enter_sack_recovery(self.snd_una, self.snd_max, flight)
+                .enter_sack_recovery(self.snd_una, self.snd_max, flight, env.now)
             {
                 env.stats.fast_retransmits += 1;
                 self.scoreboard.high_rxt = self.snd_una;
@@ -423,7 +423,9 @@ impl Connection {
         self.rtt.reset_backoff();
         self.retries = 0;
         self.persist_backoff = 0;
-        if self.cc.on_ack(acked, ack, flight) == RecoveryAction::RetransmitFirst {
+        if self.cc.on_ack(acked, ack, flight, env.now, self.rtt.srtt())
+            == RecoveryAction::RetransmitFirst
+        {
             self.rtx_first = true;
         }
         self.rtx_deadline = if self.snd_una == self.snd_max {

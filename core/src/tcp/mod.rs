@@ -4,6 +4,7 @@
 pub mod buffer;
 pub mod congestion;
 pub(crate) mod connection;
+pub mod cubic;
 pub(crate) mod input;
 pub(crate) mod output;
 pub mod rtt;

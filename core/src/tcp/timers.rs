@@ -87,7 +87,8 @@ impl Connection {
         self.retries += 1;
         env.stats.rto_expirations += 1;
         let flight = self.flight_size();
-        self.cc.on_rto(self.snd_max, flight, self.retries == 1);
+        self.cc
+            .on_rto(self.snd_max, flight, self.retries == 1, env.now);
         self.rtt.on_timeout();
         // After a timeout the receiver may have reneged on what it SACKed (RFC 2018 §8);
         // start over from SND.UNA under the collapsed window.
