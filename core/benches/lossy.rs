@@ -324,8 +324,9 @@ struct RunResult {
     sent: u64,
     lost: u64,
     queue_drops: u64,
-    /// sanstcp only: retransmitted segments and RTO expirations of the senders.
-    rexmit: Option<(u64, u64)>,
+    /// sanstcp only: the senders' retransmitted segments, RTO expirations, fast retransmits
+    /// and D-SACK blocks received (each one a segment the receiver got twice).
+    rexmit: Option<[u64; 4]>,
     virtual_secs: f64,
     wall_secs: f64,
 }
@@ -572,9 +573,14 @@ fn run(kind: Kind, sc: &Scenario, pattern: &Pattern, seed: u64) -> RunResult {
     });
     let ls = sim.link_stats(bottleneck.0, bottleneck.1);
     let rexmit = (kind == Kind::Sans).then(|| {
-        clients.iter().fold((0, 0), |(r, t), &c| {
+        clients.iter().fold([0; 4], |[r, t, f, d], &c| {
             let s = sim.node::<Stack>(c).stats();
-            (r + s.retransmitted_segments, t + s.rto_expirations)
+            [
+                r + s.retransmitted_segments,
+                t + s.rto_expirations,
+                f + s.fast_retransmits,
+                d + s.dsacks_received,
+            ]
         })
     });
     let stuck: u64 = match kind {
@@ -652,7 +658,7 @@ struct Agg {
     sent: u64,
     lost: u64,
     queue_drops: u64,
-    rexmit: Option<(u64, u64)>,
+    rexmit: Option<[u64; 4]>,
     virtual_secs: f64,
     wall_secs: f64,
 }
@@ -675,9 +681,12 @@ impl Agg {
         self.sent += r.sent;
         self.lost += r.lost;
         self.queue_drops += r.queue_drops;
-        if let Some((a, b)) = r.rexmit {
-            let (x, y) = self.rexmit.unwrap_or((0, 0));
-            self.rexmit = Some((x + a, y + b));
+        if let Some(add) = r.rexmit {
+            let mut sum = self.rexmit.unwrap_or([0; 4]);
+            for (s, a) in sum.iter_mut().zip(add) {
+                *s += a;
+            }
+            self.rexmit = Some(sum);
         }
         self.virtual_secs += r.virtual_secs;
         self.wall_secs += r.wall_secs;
@@ -743,7 +752,7 @@ fn main() {
         "goodput: Mbit/s of virtual time from establishment to the last byte read, mean over {seeds} simulator seeds; Mathis = MSS*8/RTT*1.22/sqrt(p) with MSS {MSS} and p the mean packet loss rate; s/bound = sanstcp / min(Mathis, 100 Mbit/s)"
     );
     println!(
-        "sent/lost/q: data-direction packets put on the bottleneck / lost at random / dropped by the full queue, summed over seeds; rexmit, rto: sanstcp senders' retransmitted segments and RTO expirations, summed"
+        "sent/lost/q: data-direction packets put on the bottleneck / lost at random / dropped by the full queue, summed over seeds; last column: sanstcp senders' retransmitted segments, RTO expirations, fast retransmits, D-SACKs received (duplicates the receiver saw), summed over seeds"
     );
     println!(
         "4 flows: 4 clients -> router (1 Gbit/s access links) -> one 100 Mbit/s, 25 ms each way bottleneck with a 625 kB drop-tail queue -> 1 server, all starting together; fairness = Jain's index over the bytes each flow had received when the first flow finished, mean over seeds"
@@ -785,7 +794,7 @@ fn main() {
         };
         let rex = s
             .rexmit
-            .map(|(r, t)| format!("rexmit {r}, rto {t}"))
+            .map(|[r, t, f, d]| format!("rexmit {r} rto {t} fast {f} dsack {d}"))
             .unwrap_or_default();
         let n = seeds as f64;
         println!(

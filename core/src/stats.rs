@@ -162,6 +162,8 @@ pub struct Stats {
     pub dsacks_received: u64,
     /// Fast retransmits (three duplicate ACKs, or SACK loss detection entering recovery).
     pub fast_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
     /// Retransmission timeouts that fired.
     pub rto_expirations: u64,
     /// Replies (RSTs, challenge ACKs, echo replies) not sent because the control queue was full.

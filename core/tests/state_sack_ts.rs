@@ -80,6 +80,8 @@ fn open_modern(p: &mut Peer) -> (sanstcp::ConnId, u32) {
     );
     let synack = p.expect(SYN_ACK, 0, 1, 0);
     let their_ts = synack.options.timestamps.unwrap().0;
+    // A 50 ms round trip: the handshake gives the first RTT sample.
+    p.advance(Duration::from_millis(50));
     assert_eq!(
         p.tx(ACK).seq(1).ack(1).options(ts(101, their_ts)).send(),
         Input::Accepted
@@ -150,11 +152,12 @@ fn rtt_comes_from_the_timestamp_echo() {
         p.tx(ACK).seq(1).ack(6).options(ts(200, val)).send(),
         Input::Accepted
     );
-    // The handshake gave a first sample of 0 ms (its ACK came at once); this one is 80 ms:
-    // SRTT = 7/8·0 + 1/8·80 = 10 ms and RTTVAR = 3/4·0 + 1/4·80 = 20 ms (RFC 6298 §2.3).
+    // The handshake gave a first sample of 50 ms (SRTT 50, RTTVAR 25); this one is 80 ms:
+    // RTTVAR = 3/4·25 + 1/4·|50-80| = 26.25 ms, SRTT = 7/8·50 + 1/8·80 = 53.75 ms
+    // (RFC 6298 §2.3).
     let info = p.stack.info(c).unwrap();
-    assert_eq!(info.srtt, Some(Duration::from_millis(10)));
-    assert_eq!(info.rttvar, Duration::from_millis(20));
+    assert_eq!(info.srtt, Some(Duration::from_micros(53_750)));
+    assert_eq!(info.rttvar, Duration::from_micros(26_250));
 }
 
 #[test]
@@ -270,4 +273,44 @@ fn single_loss_is_repaired_in_one_round_trip_without_rto() {
     assert_eq!(p.stack.stats().rto_expirations, 0);
     assert_eq!(p.stack.stats().fast_retransmits, 1);
     assert_eq!(info.retransmits, 1, "only the lost segment was sent twice");
+}
+
+#[test]
+fn tail_loss_is_repaired_by_a_probe_not_an_rto() {
+    let mut p = Peer::new(config());
+    let (c, _) = open_modern(&mut p);
+    // Establish an RTT of 50 ms with a first exchange.
+    p.stack.send(c, &[1u8; 100]).unwrap();
+    p.expect(ACK, 1, 1, 100);
+    p.advance(Duration::from_millis(50));
+    assert_eq!(p.send(ACK, 1, 101, &[]), Input::Accepted);
+    // Three segments; the last one is lost. The receiver ACKs the first two at once.
+    p.stack.send(c, &[2u8; 3 * 1448]).unwrap();
+    let segs = p.drain();
+    assert_eq!(segs.len(), 3);
+    let sent_at = p.now();
+    p.advance(Duration::from_millis(50));
+    assert_eq!(p.send(ACK, 1, 101 + 2 * 1448, &[]), Input::Accepted);
+    // No duplicate ACKs will come. The probe goes out after PTO (2·SRTT plus the delayed-ACK
+    // allowance for a single segment in flight), cut to when the RTO would have fired: the
+    // probe takes the RTO's place, so the window does not collapse.
+    let probe = p.next_within(Duration::from_secs(2));
+    assert_eq!(probe.rseq, 101 + 2 * 1448, "the last segment is sent again");
+    assert_eq!(probe.payload.len(), 1448);
+    let waited = probe.at - sent_at;
+    let rto = p.stack.info(c).unwrap().rto;
+    assert!(
+        waited <= Duration::from_millis(50) + rto,
+        "probe after {waited:?}, RTO {rto:?}"
+    );
+    assert_eq!(p.stack.stats().tail_loss_probes, 1);
+    assert_eq!(p.send(ACK, 1, 101 + 3 * 1448, &[]), Input::Accepted);
+    let info = p.stack.info(c).unwrap();
+    assert_eq!(info.bytes_in_flight, 0);
+    assert_eq!(p.stack.stats().rto_expirations, 0);
+    assert!(
+        info.cwnd >= 10 * 1448,
+        "no loss response collapsed the window: {}",
+        info.cwnd
+    );
 }

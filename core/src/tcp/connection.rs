@@ -175,6 +175,12 @@ pub struct Connection {
     pub(crate) persist_deadline: Option<Instant>,
     pub(crate) delack_deadline: Option<Instant>,
     pub(crate) keepalive_deadline: Option<Instant>,
+    /// Tail loss probe timer (RFC 8985 §7).
+    pub(crate) tlp_deadline: Option<Instant>,
+    /// The probe timer fired: send a probe at the next opportunity.
+    pub(crate) tlp_pending: bool,
+    /// A probe is out and no ACK has advanced SND.UNA since: no second probe.
+    pub(crate) tlp_outstanding: bool,
     /// TIME_WAIT (2·MSL) or the FIN_WAIT_2 timeout.
     pub(crate) linger_deadline: Option<Instant>,
     /// Consecutive retransmissions of the segment at `snd_una`.
@@ -285,6 +291,9 @@ impl Connection {
             persist_deadline: None,
             delack_deadline: None,
             keepalive_deadline: None,
+            tlp_deadline: None,
+            tlp_pending: false,
+            tlp_outstanding: false,
             linger_deadline: None,
             retries: 0,
             persist_backoff: 0,
@@ -353,6 +362,8 @@ impl Connection {
         self.delack_deadline = None;
         self.keepalive_deadline = None;
         self.linger_deadline = None;
+        self.tlp_deadline = None;
+        self.tlp_pending = false;
         self.ack_now = false;
         self.dup_acks_owed = 0;
         self.rtx_first = false;

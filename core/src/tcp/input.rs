@@ -433,6 +433,8 @@ impl Connection {
         } else {
             Some(env.now + self.rtt.rto())
         };
+        self.tlp_outstanding = false;
+        self.arm_tlp(env.now);
         if self.writable_wanted && self.send.free() > 0 && !self.fin_queued {
             self.writable_wanted = false;
             self.notify(env, Event::Writable { conn: self.id });

@@ -153,12 +153,29 @@ impl Connection {
                 return Some(seg);
             }
         }
+        if self.tlp_pending {
+            self.tlp_pending = false;
+            // RFC 8985 §7.3: new data if the receive window allows, else the last segment again.
+            if let Some(seg) = self.next_data_segment(now, cfg, stats, true) {
+                return Some(seg);
+            }
+            let room = self.payload_room(
+                &self
+                    .bare(now, self.snd_max, TcpFlags::default(), true)
+                    .options,
+            );
+            let data_out = self.snd_max.since(self.snd_una).min(room as u32);
+            let last = self.snd_max - data_out;
+            if let Some(seg) = self.retransmit_at(now, last, usize::MAX, stats) {
+                return Some(seg);
+            }
+        }
         if self.rtx_first && self.snd_max > self.snd_una {
             self.rtx_first = false;
             return self.retransmit_at(now, self.snd_una, usize::MAX, stats);
         }
         self.rtx_first = false;
-        if let Some(seg) = self.next_data_segment(now, cfg, stats) {
+        if let Some(seg) = self.next_data_segment(now, cfg, stats, false) {
             return Some(seg);
         }
         if self.cc.in_sack_recovery() {
@@ -231,12 +248,14 @@ impl Connection {
     }
 
     /// New data (or data after an RTO rewound SND.NXT), subject to the windows, Nagle and
-    /// SWS avoidance; and the FIN once all data is out.
+    /// SWS avoidance; and the FIN once all data is out. A tail loss `probe` ignores the
+    /// congestion window, Nagle and SWS avoidance (RFC 8985 §7.3), not the peer's window.
     fn next_data_segment(
         &mut self,
         now: Instant,
         cfg: &StackConfig,
         stats: &mut Stats,
+        probe: bool,
     ) -> Option<OutSegment> {
         if !matches!(
             self.state,
@@ -266,7 +285,11 @@ impl Connection {
             let extra = self.cc.dupacks().min(2) * u32::from(self.mss);
             cwnd = cwnd.saturating_add(extra);
         }
-        let usable_cc = cwnd.saturating_sub(in_flight) as usize;
+        let usable_cc = if probe {
+            usize::MAX
+        } else {
+            cwnd.saturating_sub(in_flight) as usize
+        };
         let usable_rwnd = self
             .snd_wnd
             .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
@@ -285,7 +308,8 @@ impl Connection {
                 || (all_of_it && nagle_allows)
                 || (self.max_snd_wnd > 0 && len >= (self.max_snd_wnd / 2) as usize)
                 || retransmission
-                || self.sws_override;
+                || self.sws_override
+                || probe;
             if !ok {
                 return None;
             }
@@ -323,6 +347,9 @@ impl Connection {
         self.snd_nxt = end;
         if self.rtx_deadline.is_none() {
             self.rtx_deadline = Some(now + self.rtt.rto());
+        }
+        if !retransmission && !probe {
+            self.arm_tlp(now);
         }
         Some(seg)
     }

@@ -8,6 +8,9 @@ use super::connection::{Connection, Env};
 use super::state::TcpState;
 use crate::{CloseReason, Instant};
 
+/// RFC 8985 §7.2 "WCDelAckT": the longest a receiver may delay an ACK.
+const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
+
 /// Longest interval between zero-window probes.
 const PERSIST_MAX: Duration = Duration::from_secs(60);
 
@@ -20,6 +23,7 @@ impl Connection {
             self.delack_deadline,
             self.keepalive_deadline,
             self.linger_deadline,
+            self.tlp_deadline,
         ]
         .into_iter()
         .flatten()
@@ -39,6 +43,16 @@ impl Connection {
             }
             if self.outcome.is_some() {
                 return;
+            }
+        }
+        if due(self.tlp_deadline) {
+            // RFC 8985 §7.3: send one probe, then fall back on the RTO.
+            self.tlp_deadline = None;
+            if self.snd_max > self.snd_una {
+                self.tlp_pending = true;
+                self.tlp_outstanding = true;
+                env.stats.tail_loss_probes += 1;
+                self.rtx_deadline = Some(env.now + self.rtt.rto());
             }
         }
         if due(self.rtx_deadline) {
@@ -86,6 +100,8 @@ impl Connection {
         }
         self.retries += 1;
         env.stats.rto_expirations += 1;
+        self.tlp_deadline = None;
+        self.tlp_outstanding = false;
         let flight = self.flight_size();
         self.cc
             .on_rto(self.snd_max, flight, self.retries == 1, env.now);
@@ -115,6 +131,31 @@ impl Connection {
             let interval = self.rtt.rto().saturating_mul(1 << shift).min(PERSIST_MAX);
             self.persist_deadline = Some(now + interval);
         }
+    }
+
+    /// Arms the tail loss probe (RFC 8985 §7.2) after new data went out or an ACK arrived:
+    /// with SACK, data in flight, outside recovery and RTO backoff, one probe at a time.
+    /// PTO = 2·SRTT (+ the worst-case delayed ACK when one segment is in flight), at most
+    /// until the RTO would fire.
+    pub(crate) fn arm_tlp(&mut self, now: Instant) {
+        self.tlp_deadline = None;
+        let flight = self.flight_size();
+        if !self.sack_ok
+            || flight == 0
+            || !self.state.is_synchronized()
+            || self.cc.in_recovery()
+            || self.rtt.backoff() > 0
+            || self.tlp_outstanding
+        {
+            return;
+        }
+        let mut pto = self.rtt.srtt().map_or(Duration::from_secs(1), |s| 2 * s);
+        if flight <= u32::from(self.mss) {
+            pto += WORST_CASE_DELAYED_ACK;
+        }
+        // A PTO past the RTO is cut to it: the probe then goes instead of the RTO firing.
+        let at = now + pto.max(Duration::from_millis(10));
+        self.tlp_deadline = Some(self.rtx_deadline.map_or(at, |r| at.min(r)));
     }
 
     /// Starts or restarts keep-alive after activity, when it is on.
