@@ -73,6 +73,10 @@ pub struct StackConfig {
     /// Offer and accept SACK (RFC 2018): SACK blocks when receiving out of order, and
     /// SACK-based loss recovery (RFC 6675) when sending. On by default.
     pub sack: bool,
+    /// Negotiate ECN (RFC 3168) on new connections: data goes out ECN-capable (ECT(0)),
+    /// congestion-experienced marks are echoed, and an echo reduces the window like a loss,
+    /// without a retransmission. Off by default.
+    pub ecn: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Initial congestion window in segments (RFC 6928: 10).
@@ -117,6 +121,7 @@ impl StackConfig {
             nagle: true,
             timestamps: true,
             sack: true,
+            ecn: false,
             congestion: CongestionAlgorithm::NewReno,
             initial_window: 10,
             challenge_ack_limit: 1000,

@@ -36,6 +36,9 @@ pub struct Transmit {
     pub src: IpAddr,
     /// Destination address; the link layer resolves it (or a gateway) to a hardware address.
     pub dst: IpAddr,
+    /// The IP ECN field written into the packet (RFC 3168 §5), for adapters whose link
+    /// carries it separately.
+    pub ecn: u8,
 }
 
 /// A reply the stack sends outside any connection's sequence space.
@@ -84,6 +87,7 @@ impl Shared {
         src: IpAddr,
         dst: IpAddr,
         tcp: &TcpRepr<'_>,
+        ecn: u8,
         buf: &mut [u8],
     ) -> Transmit {
         let ip = IpRepr {
@@ -92,7 +96,7 @@ impl Shared {
             protocol: ip_protocol::TCP,
             payload_len: tcp.segment_len(),
             hop_limit: self.cfg.hop_limit,
-            ecn: 0,
+            ecn,
         };
         let h = ip.header_len();
         ip.emit(&mut buf[..h]);
@@ -103,6 +107,7 @@ impl Shared {
             len: h + n,
             src,
             dst,
+            ecn,
         }
     }
 
@@ -672,7 +677,7 @@ impl Stack {
         };
         if let Some(index) = self.conns.lookup(&tuple) {
             if !self.time_wait_reuse(now, index, &seg) {
-                return self.input_conn(now, index, &seg);
+                return self.input_conn(now, index, &seg, ip.ecn);
             }
         }
         if let Some(l) = self.listeners.find(tuple.local) {
@@ -708,6 +713,7 @@ impl Stack {
         now: Instant,
         index: u32,
         seg: &TcpRepr<'_>,
+        ip_ecn: u8,
     ) -> Result<(), DropReason> {
         let Some(conn) = self.conns.get_mut(index) else {
             return Err(DropReason::NoConnection);
@@ -727,7 +733,7 @@ impl Stack {
             remote: conn.remote,
         };
         let result = self
-            .with_conn(now, index, |c, env| c.handle_segment(seg, env))
+            .with_conn(now, index, |c, env| c.handle_segment(seg, ip_ecn, env))
             .unwrap_or(Err((DropReason::NoConnection, None)));
         match result {
             Ok(()) => Ok(()),
@@ -847,7 +853,7 @@ impl Stack {
                     payload: &[],
                 };
                 self.shared.stats.resets_out += 1;
-                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, buf)
+                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, 0, buf)
             }
             Control::Icmp {
                 src,
@@ -871,6 +877,7 @@ impl Stack {
                     len: h + body.len(),
                     src: *src,
                     dst: *dst,
+                    ecn: 0,
                 }
             }
         }
@@ -893,7 +900,7 @@ impl Stack {
             self.shared.stats.resets_out += 1;
         }
         let (src, dst) = (conn.local.ip(), conn.remote.ip());
-        Some(self.shared.emit_tcp(src, dst, &tcp, buf))
+        Some(self.shared.emit_tcp(src, dst, &tcp, seg.ecn, buf))
     }
 }
 

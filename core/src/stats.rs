@@ -162,6 +162,10 @@ pub struct Stats {
     pub dsacks_received: u64,
     /// Fast retransmits (three duplicate ACKs, or SACK loss detection entering recovery).
     pub fast_retransmits: u64,
+    /// Segments that arrived marked Congestion Experienced on ECN connections (RFC 3168).
+    pub ecn_ce_received: u64,
+    /// Window reductions in response to an ECN echo (RFC 3168 §6.1.2).
+    pub ecn_reductions: u64,
     /// Tail loss probes sent (RFC 8985 §7).
     pub tail_loss_probes: u64,
     /// Retransmission timeouts that fired.

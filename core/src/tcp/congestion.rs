@@ -210,6 +210,18 @@ impl Congestion {
         true
     }
 
+    /// An ECN echo (RFC 3168 §6.1.2): reduce the window as for a loss, but retransmit
+    /// nothing; at most once per window (the caller checks) and never during a recovery,
+    /// which has reduced it already.
+    pub fn on_ecn_echo(&mut self, flight: u32, now: Instant) -> bool {
+        if self.recover.is_some() {
+            return false;
+        }
+        self.w.ssthresh = self.reduce(flight, now);
+        self.w.cwnd = self.w.ssthresh;
+        true
+    }
+
     /// Counts a duplicate ACK under SACK-based recovery, where the scoreboard rather than
     /// window inflation governs what is sent. Returns the count.
     pub fn count_dupack(&mut self) -> u32 {

@@ -167,6 +167,15 @@ pub struct Connection {
     /// Sequence number of the latest out-of-order segment (its block is reported first).
     pub(crate) last_ooo: Option<SeqNumber>,
 
+    // ECN (RFC 3168 §6.1).
+    pub(crate) ecn_ok: bool,
+    /// Receiver: a CE mark arrived; set ECE on every ACK until the peer's CWR.
+    pub(crate) ece_pending: bool,
+    /// Sender: the window was reduced for an ECE; set CWR on the next new data segment.
+    pub(crate) cwr_pending: bool,
+    /// Sender: no second ECN reduction before SND.UNA passes this (once per window).
+    pub(crate) ecn_recover: Option<SeqNumber>,
+
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Congestion,
 
@@ -285,6 +294,10 @@ impl Connection {
             scoreboard: Scoreboard::default(),
             dsack: None,
             last_ooo: None,
+            ecn_ok: false,
+            ece_pending: false,
+            cwr_pending: false,
+            ecn_recover: None,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             cc: Congestion::new(cfg.congestion, u32::from(mss), cfg.initial_window),
             rtx_deadline: None,
@@ -584,6 +597,7 @@ impl Connection {
             keepalive: self.keepalive,
             soft_error: self.soft_error,
             timestamps: self.ts_ok,
+            ecn: self.ecn_ok,
             sack: self.sack_ok,
         }
     }

@@ -12,6 +12,9 @@ use super::state::TcpState;
 use crate::wire::{TcpFlags, TcpRepr};
 use crate::{CloseReason, DropReason, Event};
 
+/// The IP ECN codepoint "Congestion Experienced" (RFC 3168 §5).
+pub const ECN_CE: u8 = 3;
+
 /// TS.Recent stops being valid after this long without an update (RFC 7323 §5.5: 24 days).
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 
@@ -30,7 +33,15 @@ pub type SegmentResult = Result<(), (DropReason, Option<Reply>)>;
 
 impl Connection {
     /// Processes one segment addressed to this connection.
-    pub(crate) fn handle_segment(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) -> SegmentResult {
+    pub(crate) fn handle_segment(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        ip_ecn: u8,
+        env: &mut Env<'_>,
+    ) -> SegmentResult {
+        if self.ecn_ok {
+            self.note_ecn(seg, ip_ecn, env);
+        }
         self.last_recv = env.now;
         self.keepalive_unanswered = 0;
         match self.state {
@@ -117,6 +128,16 @@ impl Connection {
         if !self.wscale_ok {
             self.rcv_wscale = 0;
         }
+        // ECN setup (RFC 3168 §6.1.1): our SYN carries ECE+CWR when configured; a SYN-ACK
+        // answers with ECE alone, a SYN asks with both.
+        let ece = seg.flags.contains(TcpFlags::ECE);
+        let cwr = seg.flags.contains(TcpFlags::CWR);
+        self.ecn_ok = env.cfg.ecn
+            && if seg.flags.contains(TcpFlags::ACK) {
+                ece && !cwr
+            } else {
+                ece && cwr
+            };
         // SACK and timestamps likewise need both sides (RFC 2018 §2, RFC 7323 §3.2); on an
         // active open we offered them exactly when the configuration says so.
         self.sack_ok = env.cfg.sack && seg.options.sack_permitted;
@@ -328,6 +349,9 @@ impl Connection {
                 .map(|(_, e)| e);
             self.on_new_ack(ack, ecr, env);
         }
+        if self.ecn_ok && seg.flags.contains(TcpFlags::ECE) {
+            self.on_ecn_echo(env);
+        }
         if self.sack_ok {
             self.on_sack(seg, duplicate, advanced, env);
         } else if duplicate {
@@ -359,6 +383,32 @@ impl Connection {
             _ => {}
         }
         Ok(())
+    }
+
+    /// ECN on an arriving segment (RFC 3168 §6.1.3): a CE mark on data makes us echo ECE
+    /// until the peer's CWR; the peer's CWR stops the echo.
+    fn note_ecn(&mut self, seg: &TcpRepr<'_>, ip_ecn: u8, env: &mut Env<'_>) {
+        if seg.flags.contains(TcpFlags::CWR) {
+            self.ece_pending = false;
+        }
+        if ip_ecn == ECN_CE && !seg.payload.is_empty() {
+            env.stats.ecn_ce_received += 1;
+            self.ece_pending = true;
+            self.ack_now = true;
+        }
+    }
+
+    /// The sender's side of ECN (RFC 3168 §6.1.2): an ECE reduces the window once per
+    /// window of data, and the next new segment carries CWR.
+    fn on_ecn_echo(&mut self, env: &mut Env<'_>) {
+        if self.ecn_recover.is_some_and(|r| self.snd_una < r) || self.snd_una == self.snd_max {
+            return;
+        }
+        if self.cc.on_ecn_echo(self.flight_size(), env.now) {
+            env.stats.ecn_reductions += 1;
+            self.cwr_pending = true;
+            self.ecn_recover = Some(self.snd_max);
+        }
     }
 
     /// SACK information of an ACK: update the scoreboard, enter RFC 6675 loss recovery when

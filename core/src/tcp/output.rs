@@ -26,7 +26,12 @@ pub struct OutSegment {
     pub offset: usize,
     /// Payload length.
     pub len: usize,
+    /// The IP ECN field to send it with (ECT(0) on new data of an ECN connection).
+    pub ecn: u8,
 }
+
+/// The IP ECN codepoint ECT(0) (RFC 3168 §5).
+pub const ECN_ECT0: u8 = 2;
 
 impl Connection {
     /// The next segment to send, or `None`. Updates the send state as if it had been sent.
@@ -61,11 +66,14 @@ impl Connection {
     /// (RFC 7323 §3.2) and, when we hold out-of-order data or owe a D-SACK, SACK blocks
     /// (RFC 2018 §4, RFC 2883). A RST carries none.
     fn bare(&self, now: Instant, seq: SeqNumber, flags: TcpFlags, with_ack: bool) -> OutSegment {
-        let flags = if with_ack {
+        let mut flags = if with_ack {
             flags | TcpFlags::ACK
         } else {
             flags
         };
+        if self.ecn_ok && self.ece_pending && with_ack && !flags.contains(TcpFlags::SYN) {
+            flags |= TcpFlags::ECE;
+        }
         let mut options = TcpOptions::default();
         if !flags.contains(TcpFlags::RST) {
             if self.ts_ok {
@@ -84,6 +92,7 @@ impl Connection {
             options,
             offset: 0,
             len: 0,
+            ecn: 0,
         }
     }
 
@@ -123,6 +132,11 @@ impl Connection {
         }
         if is_synack {
             self.rcv_adv = self.rcv_nxt + u32::from(wnd);
+            if self.ecn_ok {
+                seg.flags |= TcpFlags::ECE;
+            }
+        } else if cfg.ecn {
+            seg.flags |= TcpFlags::ECE | TcpFlags::CWR;
         }
         self.snd_nxt = self.iss + 1u32;
         self.snd_max = self.snd_max.max(self.snd_nxt);
@@ -326,6 +340,15 @@ impl Connection {
         }
         if fin_due {
             seg.flags |= TcpFlags::FIN;
+        }
+        if self.ecn_ok && !retransmission && len > 0 {
+            // RFC 3168 §6.1.5: new data only is ECN-capable; CWR on the first one after a
+            // window reduction.
+            seg.ecn = ECN_ECT0;
+            if self.cwr_pending {
+                self.cwr_pending = false;
+                seg.flags |= TcpFlags::CWR;
+            }
         }
         let end = self.snd_nxt + len + u32::from(fin_due);
         if retransmission {

@@ -146,4 +146,6 @@ pub struct ConnInfo {
     pub timestamps: bool,
     /// SACK (RFC 2018) negotiated.
     pub sack: bool,
+    /// ECN (RFC 3168) negotiated.
+    pub ecn: bool,
 }
