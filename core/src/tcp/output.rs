@@ -281,8 +281,17 @@ impl Connection {
         ) {
             return None;
         }
+        if self.snd_nxt < self.snd_max && self.sack_ok {
+            // Resending after an RTO: what the receiver SACKed need not go again.
+            self.snd_nxt = self.scoreboard.skip_sacked(self.snd_nxt).min(self.snd_max);
+        }
         let mut seg = self.bare(now, self.snd_nxt, TcpFlags::default(), true);
-        let mss = self.payload_room(&seg.options);
+        let mut mss = self.payload_room(&seg.options);
+        if self.snd_nxt < self.snd_max {
+            if let Some(next) = self.scoreboard.next_sacked_after(self.snd_nxt) {
+                mss = mss.min(next.since(self.snd_nxt) as usize);
+            }
+        }
         let offset = self.snd_nxt.since(self.send_seq) as usize;
         let unsent = self.send.len().saturating_sub(offset);
         let recovering = self.cc.in_sack_recovery();

@@ -117,6 +117,19 @@ impl Scoreboard {
         self.ranges.iter().map(|(l, r)| r.since(*l)).sum()
     }
 
+    /// The first octet at or after `seq` that is not SACKed.
+    pub fn skip_sacked(&self, seq: SeqNumber) -> SeqNumber {
+        self.ranges
+            .iter()
+            .find(|&&(l, r)| seq >= l && seq < r)
+            .map_or(seq, |&(_, r)| r)
+    }
+
+    /// The start of the first SACKed range above `seq`.
+    pub fn next_sacked_after(&self, seq: SeqNumber) -> Option<SeqNumber> {
+        self.ranges.iter().map(|&(l, _)| l).find(|&l| l > seq)
+    }
+
     /// Whether `seq` is SACKed.
     pub fn is_sacked(&self, seq: SeqNumber) -> bool {
         self.ranges.iter().any(|&(l, r)| seq >= l && seq < r)

@@ -106,9 +106,13 @@ impl Connection {
         self.cc
             .on_rto(self.snd_max, flight, self.retries == 1, env.now);
         self.rtt.on_timeout();
-        // After a timeout the receiver may have reneged on what it SACKed (RFC 2018 §8);
-        // start over from SND.UNA under the collapsed window.
-        self.scoreboard.clear();
+        // Start over from SND.UNA under the collapsed window. The scoreboard stays: the
+        // go-back-N resend skips what the receiver SACKed, as Linux does. (A receiver that
+        // reneges is caught by the next RTO, which then resends SND.UNA itself.)
+        if self.retries > 1 {
+            self.scoreboard.clear();
+        }
+        self.scoreboard.high_rxt = self.snd_una;
         self.snd_nxt = self.snd_una;
         self.rtx_first = false;
         self.rtx_deadline = Some(env.now + self.rtt.rto());
