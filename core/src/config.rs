@@ -77,6 +77,10 @@ pub struct StackConfig {
     /// congestion-experienced marks are echoed, and an echo reduces the window like a loss,
     /// without a retransmission. Off by default.
     pub ecn: bool,
+    /// Pace new data: spread each window over the round trip instead of sending it in one
+    /// burst (rate = cwnd / SRTT, doubled in slow start, ×1.2 after). The stack then holds
+    /// data back and reports when it may leave through `poll_timeout`. Off by default.
+    pub pacing: bool,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Initial congestion window in segments (RFC 6928: 10).
@@ -122,6 +126,7 @@ impl StackConfig {
             timestamps: true,
             sack: true,
             ecn: false,
+            pacing: false,
             congestion: CongestionAlgorithm::NewReno,
             initial_window: 10,
             challenge_ack_limit: 1000,

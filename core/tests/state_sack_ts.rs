@@ -314,3 +314,27 @@ fn tail_loss_is_repaired_by_a_probe_not_an_rto() {
         info.cwnd
     );
 }
+
+#[test]
+fn pacing_spreads_a_window_over_the_round_trip() {
+    let mut p = Peer::with(|c| c.pacing = true);
+    let (c, _) = open_modern(&mut p);
+    p.stack.send(c, &vec![5u8; 10 * 1448]).unwrap();
+    // Only the first segment leaves at once; the stack says when the next one may.
+    let first = p.drain();
+    assert_eq!(first.len(), 1);
+    // SRTT 50 ms, cwnd 10 · 1460 bytes, slow-start gain 2: a 1448-byte segment every
+    // 1448 · 50 ms / (2 · 14600) = 2.479452 ms.
+    let gap = Duration::from_nanos(2_479_452);
+    assert_eq!(p.stack.poll_timeout(), Some(p.now() + gap));
+    let start = p.now();
+    let mut times = vec![first[0].at];
+    while times.len() < 10 {
+        let s = p.next_within(Duration::from_millis(100));
+        assert!(!s.payload.is_empty());
+        times.push(s.at);
+    }
+    for (i, t) in times.iter().enumerate() {
+        assert_eq!(*t, start + gap * i as u32, "segment {i}");
+    }
+}

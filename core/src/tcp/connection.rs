@@ -184,6 +184,10 @@ pub struct Connection {
     pub(crate) persist_deadline: Option<Instant>,
     pub(crate) delack_deadline: Option<Instant>,
     pub(crate) keepalive_deadline: Option<Instant>,
+    /// Pacing: the earliest time the next new data segment may leave.
+    pub(crate) pace_next: Instant,
+    /// Pacing timer: set while data waits for `pace_next`.
+    pub(crate) pace_deadline: Option<Instant>,
     /// Tail loss probe timer (RFC 8985 §7).
     pub(crate) tlp_deadline: Option<Instant>,
     /// The probe timer fired: send a probe at the next opportunity.
@@ -304,6 +308,8 @@ impl Connection {
             persist_deadline: None,
             delack_deadline: None,
             keepalive_deadline: None,
+            pace_next: now,
+            pace_deadline: None,
             tlp_deadline: None,
             tlp_pending: false,
             tlp_outstanding: false,
@@ -377,6 +383,7 @@ impl Connection {
         self.linger_deadline = None;
         self.tlp_deadline = None;
         self.tlp_pending = false;
+        self.pace_deadline = None;
         self.ack_now = false;
         self.dup_acks_owed = 0;
         self.rtx_first = false;

@@ -318,6 +318,10 @@ impl Connection {
             .saturating_sub(self.snd_nxt.since(self.snd_una)) as usize;
         let len = unsent.min(mss).min(usable_cc).min(usable_rwnd);
         let retransmission = self.snd_nxt < self.snd_max;
+        if cfg.pacing && !retransmission && !probe && len > 0 && now < self.pace_next {
+            self.pace_deadline = Some(self.pace_next);
+            return None;
+        }
         let fin_due = self.fin_queued
             && offset + len == self.send.len()
             && self.snd_nxt + len == self.fin_seq();
@@ -382,8 +386,28 @@ impl Connection {
         }
         if !retransmission && !probe {
             self.arm_tlp(now);
+            if cfg.pacing {
+                self.pace_after(now, len);
+            }
         }
         Some(seg)
+    }
+
+    /// Moves the pacing clock on by the time `len` bytes take at the pacing rate:
+    /// cwnd / SRTT, ×2 in slow start and ×1.2 in congestion avoidance (as Linux paces).
+    fn pace_after(&mut self, now: Instant, len: usize) {
+        let Some(srtt) = self.rtt.srtt().filter(|s| !s.is_zero()) else {
+            return;
+        };
+        let gain_tenths: u128 = if self.cc.cwnd() < self.cc.ssthresh() {
+            20
+        } else {
+            12
+        };
+        let rate_num = u128::from(self.cc.cwnd()) * gain_tenths; // bytes per SRTT, ×10
+        let gap_ns = (len as u128) * srtt.as_nanos() * 10 / rate_num.max(1);
+        let gap = core::time::Duration::from_nanos(gap_ns.min(u128::from(u64::MAX)) as u64);
+        self.pace_next = self.pace_next.max(now) + gap;
     }
 
     /// A pure ACK, when one is owed.

@@ -24,6 +24,7 @@ impl Connection {
             self.keepalive_deadline,
             self.linger_deadline,
             self.tlp_deadline,
+            self.pace_deadline,
         ]
         .into_iter()
         .flatten()
@@ -73,6 +74,10 @@ impl Connection {
                 }
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
+        }
+        if due(self.pace_deadline) {
+            // Paced data may leave now; the output path sends it.
+            self.pace_deadline = None;
         }
         if due(self.delack_deadline) {
             self.delack_deadline = None;
