@@ -3,6 +3,7 @@
 
 use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::cmp::Reverse;
 use core::net::SocketAddr;
 
@@ -23,6 +24,8 @@ pub(crate) struct FourTuple {
 struct Slot {
     generation: u32,
     conn: Option<Connection>,
+    /// The 4-tuple map points here.
+    linked: bool,
 }
 
 /// Connections by slot index and by 4-tuple, with their timers.
@@ -33,6 +36,8 @@ pub(crate) struct ConnTable {
     by_tuple: HashMap<FourTuple, u32, KeyedState>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     live: usize,
+    /// The last successful lookup.
+    last_hit: Cell<(Option<FourTuple>, u32)>,
 }
 
 impl ConnTable {
@@ -43,6 +48,7 @@ impl ConnTable {
             by_tuple: HashMap::with_hasher(hasher),
             timers: BinaryHeap::new(),
             live: 0,
+            last_hit: Cell::new((None, 0)),
         }
     }
 
@@ -80,6 +86,7 @@ impl ConnTable {
         };
         debug_assert_eq!(conn.id.index, index);
         self.slots[index as usize].conn = Some(conn);
+        self.slots[index as usize].linked = true;
         self.by_tuple.insert(tuple, index);
         self.live += 1;
         index
@@ -90,6 +97,7 @@ impl ConnTable {
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return;
         };
+        slot.linked = false;
         if let Some(conn) = slot.conn.take() {
             let tuple = FourTuple {
                 local: conn.local,
@@ -106,6 +114,9 @@ impl ConnTable {
 
     /// Takes a connection's 4-tuple out of the lookup map (it stays in its slot).
     pub fn unlink(&mut self, index: u32) {
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            slot.linked = false;
+        }
         if let Some(conn) = self.get(index) {
             let tuple = FourTuple {
                 local: conn.local,
@@ -117,8 +128,27 @@ impl ConnTable {
         }
     }
 
+    /// The slot holding `tuple`. The last hit is remembered: a bulk transfer then skips the
+    /// keyed hash on every packet (the remembered slot is checked, never trusted).
     pub fn lookup(&self, tuple: &FourTuple) -> Option<u32> {
-        self.by_tuple.get(tuple).copied()
+        let (cached, index) = self.last_hit.get();
+        if cached == Some(*tuple) {
+            if let Some(c) = self.get(index) {
+                if c.local == tuple.local && c.remote == tuple.remote && self.linked(index) {
+                    return Some(index);
+                }
+            }
+        }
+        let found = self.by_tuple.get(tuple).copied();
+        if let Some(index) = found {
+            self.last_hit.set((Some(*tuple), index));
+        }
+        found
+    }
+
+    /// Whether the slot is the one the 4-tuple map points at (not an unlinked tombstone).
+    fn linked(&self, index: u32) -> bool {
+        self.slots.get(index as usize).is_some_and(|s| s.linked)
     }
 
     pub fn get(&self, index: u32) -> Option<&Connection> {
