@@ -17,18 +17,21 @@ const PERSIST_MAX: Duration = Duration::from_secs(60);
 impl Connection {
     /// The earliest deadline of any running timer.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.rtx_deadline,
-            self.persist_deadline,
-            self.delack_deadline,
-            self.keepalive_deadline,
-            self.linger_deadline,
-            self.tlp_deadline,
-            self.pace_deadline,
+        // Called after every packet: a branch-free minimum over the raw nanoseconds, with
+        // "not running" as u64::MAX.
+        let raw = |d: Option<Instant>| d.map_or(u64::MAX, Instant::as_nanos);
+        let min = [
+            raw(self.rtx_deadline),
+            raw(self.persist_deadline),
+            raw(self.delack_deadline),
+            raw(self.keepalive_deadline),
+            raw(self.linger_deadline),
+            raw(self.tlp_deadline),
+            raw(self.pace_deadline),
         ]
         .into_iter()
-        .flatten()
-        .min()
+        .fold(u64::MAX, u64::min);
+        (min != u64::MAX).then_some(Instant(min))
     }
 
     /// Runs every timer due at `env.now`.
