@@ -21,6 +21,18 @@ pub enum CongestionAlgorithm {
     None,
 }
 
+/// When a listener answers SYNs with SYN cookies (RFC 4987 §3.6) instead of keeping state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SynCookieMode {
+    /// Only when the listener's SYN queue is full (the default).
+    #[default]
+    Auto,
+    /// For every SYN: no half-open state at all.
+    Always,
+    /// Never: SYNs beyond the queue are dropped.
+    Never,
+}
+
 /// Configuration of a [`crate::Stack`].
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -81,6 +93,8 @@ pub struct StackConfig {
     /// burst (rate = cwnd / SRTT, doubled in slow start, ×1.2 after). The stack then holds
     /// data back and reports when it may leave through `poll_timeout`. Off by default.
     pub pacing: bool,
+    /// SYN cookies: when listeners answer SYNs statelessly.
+    pub syn_cookies: SynCookieMode,
     /// Congestion control for new connections.
     pub congestion: CongestionAlgorithm,
     /// Initial congestion window in segments (RFC 6928: 10).
@@ -127,6 +141,7 @@ impl StackConfig {
             sack: true,
             ecn: false,
             pacing: false,
+            syn_cookies: SynCookieMode::Auto,
             congestion: CongestionAlgorithm::NewReno,
             initial_window: 10,
             challenge_ack_limit: 1000,

@@ -40,7 +40,7 @@ pub mod tcp;
 mod time;
 pub mod wire;
 
-pub use config::{CongestionAlgorithm, ConnectOptions, ListenOptions, StackConfig};
+pub use config::{CongestionAlgorithm, ConnectOptions, ListenOptions, StackConfig, SynCookieMode};
 pub use error::{ConfigError, ConnectError, ListenError, RecvError, SendError, StateError};
 pub use event::{CloseReason, ConnId, Event, ListenerId};
 pub use stack::{Stack, Transmit};

@@ -1,6 +1,7 @@
 //! The stack: the connection table, listeners with SYN and accept queues, ISNs, ICMP, and the
 //! poll API of DESIGN.md.
 
+mod cookie;
 mod icmp;
 mod listener;
 #[cfg(feature = "sim")]
@@ -22,7 +23,7 @@ use crate::wire::{ip_protocol, IpRepr, TcpFlags, TcpOptions, TcpRepr, WireError}
 use crate::{
     ConfigError, ConnId, ConnInfo, ConnectError, ConnectOptions, DropReason, Event, Input, Instant,
     ListenError, ListenOptions, ListenerId, RecvError, SendError, StackConfig, StateError, Stats,
-    TcpState,
+    SynCookieMode, TcpState,
 };
 use listener::Listeners;
 use table::{ConnTable, FourTuple};
@@ -50,6 +51,16 @@ pub(crate) enum Control {
         remote: SocketAddr,
         seq: SeqNumber,
         ack: Option<SeqNumber>,
+    },
+    /// A stateless SYN-ACK carrying a SYN cookie.
+    SynAck {
+        local: SocketAddr,
+        remote: SocketAddr,
+        seq: SeqNumber,
+        ack: SeqNumber,
+        flags: TcpFlags,
+        window: u16,
+        options: TcpOptions,
     },
     /// An ICMP or ICMPv6 packet, already serialized after the IP header.
     Icmp {
@@ -132,6 +143,8 @@ pub struct Stack {
     ready: VecDeque<u32>,
     isn_key: [u64; 2],
     port_key: [u64; 2],
+    /// Key of the SYN-cookie MAC.
+    cookie_key: [u64; 2],
     /// RFC 6056 algorithm 3's per-stack counter.
     port_counter: u32,
     /// The latest `now` any call passed in: calls that take no time of their own (`close`,
@@ -159,12 +172,14 @@ impl Stack {
         let table_key = seeded(1);
         let isn_key = derive_key(&config.secret, 2);
         let port_key = derive_key(&config.secret, 3);
+        let cookie_key = derive_key(&config.secret, 4);
         Ok(Stack {
             conns: ConnTable::new(KeyedState::new(table_key)),
             listeners: Listeners::default(),
             ready: VecDeque::new(),
             isn_key,
             port_key,
+            cookie_key,
             port_counter: (config.seed as u32).wrapping_mul(0x9e37_79b9),
             last_now: Instant::ZERO,
             shared: Shared {
@@ -759,11 +774,22 @@ impl Stack {
             return Err(DropReason::InvalidFlags);
         }
         if f.contains(TcpFlags::ACK) {
+            if !f.contains(TcpFlags::SYN) && self.cookies_in_use(now, l) {
+                return self.input_cookie_ack(now, l, tuple, seg);
+            }
             self.queue_rst(tuple, SeqNumber(seg.ack), None);
             return Err(DropReason::NoConnection);
         }
         if !f.contains(TcpFlags::SYN) {
             return Err(DropReason::InvalidFlags);
+        }
+        let cookies = match self.shared.cfg.syn_cookies {
+            SynCookieMode::Always => true,
+            SynCookieMode::Auto => !self.listeners.has_syn_room(l),
+            SynCookieMode::Never => false,
+        };
+        if cookies {
+            return self.send_cookie(now, l, tuple, seg);
         }
         if !self.listeners.has_syn_room(l) {
             return Err(DropReason::SynQueueFull);
@@ -802,6 +828,171 @@ impl Stack {
         let index = self.conns.insert(conn);
         self.settle(now, index);
         Ok(())
+    }
+
+    /// Whether an ACK to listener `l` may be the end of a SYN-cookie handshake: cookies are
+    /// always on, or the listener sent one within the last two cookie periods.
+    fn cookies_in_use(&self, now: Instant, l: ListenerId) -> bool {
+        match self.shared.cfg.syn_cookies {
+            SynCookieMode::Always => true,
+            SynCookieMode::Never => false,
+            SynCookieMode::Auto => self
+                .listeners
+                .last_cookie(l)
+                .is_some_and(|t| now.saturating_duration_since(t) <= Duration::from_secs(128)),
+        }
+    }
+
+    /// Answers a SYN statelessly (RFC 4987 §3.6): the SYN-ACK's sequence number is the
+    /// cookie, and window scale, SACK and ECN ride in the TSval's low bits.
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
+        if self.listeners.accept_queue_full(l) {
+            // Nobody could take the connection anyway.
+            return Err(DropReason::AcceptQueueFull);
+        }
+        let params = self.params(tuple.local.ip());
+        let ts_offset = self.ts_offset(tuple.local, tuple.remote);
+        let cfg = &self.shared.cfg;
+        let peer_mss = seg.options.mss.unwrap_or(536);
+        let cookie = cookie::make(
+            self.cookie_key,
+            tuple.local,
+            tuple.remote,
+            SeqNumber(seg.seq),
+            peer_mss,
+            now,
+        );
+        let ecn = cfg.ecn && seg.flags.contains(TcpFlags::ECE) && seg.flags.contains(TcpFlags::CWR);
+        let mut options = TcpOptions {
+            mss: Some(params.local_mss),
+            ..TcpOptions::default()
+        };
+        let mut flags = TcpFlags::SYN | TcpFlags::ACK;
+        if let Some((tsval, _)) = seg.options.timestamps.filter(|_| cfg.timestamps) {
+            // Without timestamps there is nowhere to keep these: the connection goes without.
+            let carried = cookie::CookieOptions {
+                window_scale: seg.options.window_scale,
+                sack: cfg.sack && seg.options.sack_permitted,
+                ecn,
+            };
+            let ours = (now.as_millis() as u32).wrapping_add(ts_offset);
+            let bits = (1u32 << cookie::TS_OPTION_BITS) - 1;
+            options.timestamps = Some(((ours & !bits) | carried.encode(), tsval));
+            options.sack_permitted = carried.sack;
+            if seg.options.window_scale.is_some() {
+                options.window_scale =
+                    Some(crate::tcp::connection::window_shift_for(params.recv_buffer));
+            }
+            if ecn {
+                flags |= TcpFlags::ECE;
+            }
+        }
+        let window = params.recv_buffer.min(0xffff) as u16;
+        let synack = Control::SynAck {
+            local: tuple.local,
+            remote: tuple.remote,
+            seq: cookie,
+            ack: SeqNumber(seg.seq) + 1u32,
+            flags,
+            window,
+            options,
+        };
+        if !self.shared.queue_control(synack) {
+            return Err(DropReason::SynQueueFull);
+        }
+        self.listeners.cookie_sent(l, now);
+        self.shared.stats.syn_cookies_sent += 1;
+        Ok(())
+    }
+
+    /// The final ACK of a cookie handshake: check the cookie and rebuild the connection as if
+    /// it had waited in SYN-RECEIVED, then let the ACK complete it (RFC 4987 §3.6).
+    fn input_cookie_ack(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        seg: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
+        let key = self.cookie_key;
+        let Some(mss) = cookie::check(
+            key,
+            tuple.local,
+            tuple.remote,
+            SeqNumber(seg.ack),
+            SeqNumber(seg.seq),
+            now,
+        ) else {
+            self.queue_rst(tuple, SeqNumber(seg.ack), None);
+            return Err(DropReason::BadSynCookie);
+        };
+        if self.listeners.accept_queue_full(l) {
+            return Err(DropReason::AcceptQueueFull);
+        }
+        if self.conns.len() >= self.shared.cfg.max_connections {
+            return Err(DropReason::TooManyConnections);
+        }
+        let carried = seg.options.timestamps.map(|(_, ecr)| {
+            cookie::CookieOptions::decode(ecr & ((1 << cookie::TS_OPTION_BITS) - 1))
+        });
+        let iss = SeqNumber(seg.ack) - 1u32;
+        let irs = SeqNumber(seg.seq) - 1u32;
+        // The SYN as the cookie remembers it.
+        let mut syn_flags = TcpFlags::SYN;
+        if carried.is_some_and(|c| c.ecn) {
+            syn_flags |= TcpFlags::ECE | TcpFlags::CWR;
+        }
+        let syn = TcpRepr {
+            src_port: tuple.remote.port(),
+            dst_port: tuple.local.port(),
+            seq: irs.0,
+            ack: 0,
+            flags: syn_flags,
+            window: seg.window,
+            urgent: 0,
+            options: TcpOptions {
+                mss: Some(mss),
+                window_scale: carried.and_then(|c| c.window_scale),
+                sack_permitted: carried.is_some_and(|c| c.sack),
+                timestamps: seg.options.timestamps.map(|(val, _)| (val, 0)),
+                ..TcpOptions::default()
+            },
+            payload: &[],
+        };
+        let params = self.params(tuple.local.ip());
+        let ident = ConnIdentity {
+            id: self.conns.next_id(),
+            local: tuple.local,
+            remote: tuple.remote,
+            iss,
+        };
+        let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
+        conn.ts_offset = self.ts_offset(tuple.local, tuple.remote);
+        {
+            let mut env = self.shared.env(now);
+            conn.irs = irs;
+            conn.rcv_nxt = irs + 1u32;
+            conn.apply_syn_options(&syn, &mut env);
+            // Our SYN-ACK is out: SND.NXT is past it, and its window was advertised.
+            conn.snd_nxt = iss + 1u32;
+            conn.snd_max = conn.snd_nxt;
+            conn.rcv_adv = conn.rcv_nxt + u32::from(params.recv_buffer.min(0xffff) as u16);
+            conn.snd_wl1 = irs;
+            conn.snd_wl2 = iss;
+            conn.state = TcpState::Listen;
+            conn.set_state(TcpState::SynReceived, &mut env);
+        }
+        self.listeners.half_open_added(l);
+        self.shared.stats.syn_cookies_accepted += 1;
+        self.shared.stats.passive_opens += 1;
+        let index = self.conns.insert(conn);
+        self.input_conn(now, index, seg, 0)
     }
 
     /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST (never a RST to a RST).
@@ -853,6 +1044,28 @@ impl Stack {
                     payload: &[],
                 };
                 self.shared.stats.resets_out += 1;
+                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, 0, buf)
+            }
+            Control::SynAck {
+                local,
+                remote,
+                seq,
+                ack,
+                flags,
+                window,
+                options,
+            } => {
+                let tcp = TcpRepr {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq: seq.0,
+                    ack: ack.0,
+                    flags: *flags,
+                    window: *window,
+                    urgent: 0,
+                    options: *options,
+                    payload: &[],
+                };
                 self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, 0, buf)
             }
             Control::Icmp {

@@ -36,6 +36,9 @@ pub enum DropReason {
     Paws,
     /// Segment without ACK on a synchronized connection, or other state-invalid flags.
     InvalidFlags,
+    /// An ACK to a listener whose SYN cookie was forged, stale or for another connection
+    /// (a RST was sent).
+    BadSynCookie,
     /// The listener's SYN queue was full.
     SynQueueFull,
     /// The listener's accept queue was full when the handshake completed.
@@ -54,7 +57,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 23;
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::BadIpHeader,
@@ -79,6 +82,7 @@ impl DropReason {
         DropReason::DataAfterFin,
         DropReason::IcmpIgnored,
         DropReason::ControlQueueFull,
+        DropReason::BadSynCookie,
     ];
 
     /// A short snake_case name, for logs and bindings.
@@ -99,6 +103,7 @@ impl DropReason {
             DropReason::SynOnSynchronized => "syn_on_synchronized",
             DropReason::Paws => "paws",
             DropReason::InvalidFlags => "invalid_flags",
+            DropReason::BadSynCookie => "bad_syn_cookie",
             DropReason::SynQueueFull => "syn_queue_full",
             DropReason::AcceptQueueFull => "accept_queue_full",
             DropReason::TooManyConnections => "too_many_connections",
@@ -146,6 +151,10 @@ pub struct Stats {
     pub challenge_acks_suppressed: u64,
     /// Active opens (connect calls that sent a SYN).
     pub active_opens: u64,
+    /// SYN-ACKs sent with a SYN cookie instead of keeping state.
+    pub syn_cookies_sent: u64,
+    /// Connections rebuilt from a valid SYN cookie.
+    pub syn_cookies_accepted: u64,
     /// Passive opens (SYNs that created a half-open connection).
     pub passive_opens: u64,
     /// Connection attempts that failed (RFC 4022 tcpAttemptFails).

@@ -15,12 +15,13 @@ use peer::*;
 use sanstcp::wire::{Icmpv4Repr, Icmpv6Repr};
 use sanstcp::{
     ConnId, ConnectError, ConnectOptions, DropReason, Event, Input, ListenOptions, RecvError,
-    SendError, StateError, TcpState,
+    SendError, StateError, SynCookieMode, TcpState,
 };
 
 #[test]
 fn syn_queue_limit_drops_further_syns() {
-    let mut p = Peer::new(config());
+    // With SYN cookies off; `full_syn_queue_answers_with_syn_cookies` covers them.
+    let mut p = Peer::with(|c| c.syn_cookies = SynCookieMode::Never);
     let l = p
         .stack
         .listen(
@@ -405,4 +406,123 @@ fn events_before_accept_are_reported_after_it() {
     assert_eq!(p.stack.recv(c, &mut buf), Ok(5));
     assert_eq!(&buf[..5], b"early");
     assert_eq!(p.stack.recv(c, &mut buf), Ok(0));
+}
+
+/// A modern SYN: MSS 1460, SACK-permitted, timestamps, window scale 7.
+fn modern_syn_options(tsval: u32) -> sanstcp::wire::TcpOptions {
+    sanstcp::wire::TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        timestamps: Some((tsval, 0)),
+        window_scale: Some(7),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn full_syn_queue_answers_with_syn_cookies_that_keep_every_option() {
+    let mut p = Peer::new(config());
+    let l = p
+        .stack
+        .listen(
+            p.us,
+            ListenOptions {
+                backlog: 8,
+                syn_backlog: 1,
+            },
+        )
+        .unwrap();
+    // The first SYN fills the SYN queue.
+    assert_eq!(p.tx(SYN).seq(0).src_port(5000).send(), Input::Accepted);
+    p.pop().unwrap();
+    // The second is answered statelessly.
+    let r = p
+        .tx(SYN)
+        .seq(0)
+        .src_port(5001)
+        .options(modern_syn_options(4242))
+        .send();
+    assert_eq!(r, Input::Accepted);
+    let synack = p.pop().expect("a SYN-ACK");
+    assert_eq!(synack.flags, SYN_ACK);
+    assert_eq!(p.stack.stats().syn_cookies_sent, 1);
+    assert_eq!(p.stack.connection_count(), 1, "no state for the cookie SYN");
+    assert!(synack.options.sack_permitted);
+    assert!(synack.options.window_scale.is_some());
+    let (their_ts, echo) = synack.options.timestamps.expect("timestamps");
+    assert_eq!(echo, 4242);
+    // The final ACK brings the connection to life, with every option of the SYN.
+    let ack = sanstcp::wire::TcpOptions {
+        timestamps: Some((4243, their_ts)),
+        ..Default::default()
+    };
+    let r = p
+        .tx(ACK)
+        .src_port(5001)
+        .seq(1)
+        .abs_ack(synack.seq.wrapping_add(1))
+        .options(ack)
+        .send();
+    assert_eq!(r, Input::Accepted);
+    assert_eq!(p.stack.stats().syn_cookies_accepted, 1);
+    let c = p.stack.accept(l).expect("the cookie connection");
+    let info = p.stack.info(c).unwrap();
+    assert_eq!(info.state, TcpState::Established);
+    assert_eq!(info.peer_mss, 1460);
+    assert_eq!(info.snd_wscale, Some(7));
+    assert!(info.sack && info.timestamps);
+    assert_eq!(info.iss, synack.seq);
+}
+
+#[test]
+fn forged_and_stale_cookie_acks_are_refused() {
+    let mut p = Peer::with(|c| c.syn_cookies = SynCookieMode::Always);
+    let l = p.listen(ListenOptions::default());
+    assert_eq!(
+        p.tx(SYN).seq(0).options(modern_syn_options(1)).send(),
+        Input::Accepted
+    );
+    let synack = p.pop().expect("a cookie SYN-ACK");
+    assert_eq!(
+        p.stack.connection_count(),
+        0,
+        "Always: no half-open state at all"
+    );
+    // A guessed cookie: refused with a RST.
+    let r = p.tx(ACK).seq(1).abs_ack(synack.seq.wrapping_add(2)).send();
+    assert_eq!(r, Input::Dropped(DropReason::BadSynCookie));
+    assert!(p.drain().iter().any(|s| s.flags.contains(RST)));
+    // The right cookie, three minutes later: stale.
+    p.advance(Duration::from_secs(180));
+    let r = p.tx(ACK).seq(1).abs_ack(synack.seq.wrapping_add(1)).send();
+    assert_eq!(r, Input::Dropped(DropReason::BadSynCookie));
+    assert!(p.stack.accept(l).is_none());
+    assert_eq!(p.stack.stats().dropped(DropReason::BadSynCookie), 2);
+    assert!(p.drain().iter().all(|s| s.flags.contains(RST)));
+    // Without timestamps in the SYN the cookie keeps only the MSS.
+    let plain = sanstcp::wire::TcpOptions {
+        mss: Some(1400),
+        window_scale: Some(7),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.tx(SYN).seq(0).src_port(6000).options(plain).send(),
+        Input::Accepted
+    );
+    let synack = p.pop().unwrap();
+    assert!(synack.options.window_scale.is_none() && synack.options.timestamps.is_none());
+    let r = p
+        .tx(ACK)
+        .src_port(6000)
+        .seq(1)
+        .abs_ack(synack.seq.wrapping_add(1))
+        .send();
+    assert_eq!(r, Input::Accepted);
+    let c = p.stack.accept(l).unwrap();
+    let info = p.stack.info(c).unwrap();
+    assert_eq!(
+        info.peer_mss, 1380,
+        "rounded down to the cookie's MSS table"
+    );
+    assert_eq!(info.snd_wscale, None);
 }

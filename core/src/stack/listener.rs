@@ -10,6 +10,8 @@ use crate::{ConnId, ListenError, ListenOptions, ListenerId};
 struct Listener {
     local: SocketAddr,
     opts: ListenOptions,
+    /// When this listener last answered with a SYN cookie.
+    cookie_sent: Option<crate::Instant>,
     half_open: usize,
     accept_queue: VecDeque<ConnId>,
 }
@@ -68,6 +70,7 @@ impl Listeners {
         let listener = Listener {
             local,
             opts,
+            cookie_sent: None,
             half_open: 0,
             accept_queue: VecDeque::new(),
         };
@@ -115,6 +118,18 @@ impl Listeners {
         self.ids().any(|(_, l)| {
             l.local.port() == port && (l.local.ip() == ip || l.local.ip().is_unspecified())
         })
+    }
+
+    /// Remembers that a SYN cookie went out now.
+    pub fn cookie_sent(&mut self, id: ListenerId, now: crate::Instant) {
+        if let Some(l) = self.get_mut(id) {
+            l.cookie_sent = Some(now);
+        }
+    }
+
+    /// When the listener last sent a SYN cookie.
+    pub fn last_cookie(&self, id: ListenerId) -> Option<crate::Instant> {
+        self.get(id)?.cookie_sent
     }
 
     pub fn has_syn_room(&self, id: ListenerId) -> bool {
