@@ -621,7 +621,7 @@ impl From<&LinkStats> for stcp_link_counters {
 }
 
 /// Names of the drop reasons, indexed by `stcp_drop_reason` (the core's `DropReason::name`).
-const DROP_NAMES: [&CStr; 23] = [
+const DROP_NAMES: [&CStr; 24] = [
     c"none",
     c"bad_ip_header",
     c"not_for_us",
@@ -645,6 +645,7 @@ const DROP_NAMES: [&CStr; 23] = [
     c"icmp_ignored",
     c"control_queue_full",
     c"paws",
+    c"bad_syn_cookie",
 ];
 
 /// Names of the link drop reasons, indexed by `stcp_link_drop_reason`.
