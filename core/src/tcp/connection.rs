@@ -619,3 +619,16 @@ pub(crate) fn window_shift_for(buffer: usize) -> u8 {
     }
     shift
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state of an idle established connection, without buffer contents. Issue target:
+    /// at most 1 KiB; the table slot adds a few words.
+    #[test]
+    fn idle_connection_state_is_small() {
+        let size = core::mem::size_of::<Connection>();
+        assert!(size <= 1024, "Connection is {size} bytes");
+    }
+}
