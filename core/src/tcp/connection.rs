@@ -8,6 +8,7 @@ use core::time::Duration;
 
 use super::buffer::{ByteQueue, ReassemblyQueue};
 use super::congestion::Congestion;
+use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
 use super::seq::SeqNumber;
@@ -162,6 +163,10 @@ pub struct Connection {
     // SACK (RFC 2018, RFC 2883, RFC 6675).
     pub(crate) sack_ok: bool,
     pub(crate) scoreboard: Scoreboard,
+    /// Time-based loss detection (RFC 8985 §6).
+    pub(crate) rack: Rack,
+    /// RACK's reordering timer.
+    pub(crate) rack_deadline: Option<Instant>,
     /// A duplicate segment to report as the first SACK block (D-SACK).
     pub(crate) dsack: Option<(SeqNumber, SeqNumber)>,
     /// Sequence number of the latest out-of-order segment (its block is reported first).
@@ -296,6 +301,8 @@ impl Connection {
             last_ack_sent: SeqNumber(0),
             sack_ok: false,
             scoreboard: Scoreboard::default(),
+            rack: Rack::default(),
+            rack_deadline: None,
             dsack: None,
             last_ooo: None,
             ecn_ok: false,
@@ -384,6 +391,7 @@ impl Connection {
         self.tlp_deadline = None;
         self.tlp_pending = false;
         self.pace_deadline = None;
+        self.rack_deadline = None;
         self.ack_now = false;
         self.dup_acks_owed = 0;
         self.rtx_first = false;

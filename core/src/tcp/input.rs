@@ -426,11 +426,15 @@ impl Connection {
         } else {
             self.cc.dupacks()
         };
+        let scoreboard = &self.scoreboard;
+        self.rack
+            .on_ack(self.snd_una, |s, e| scoreboard.covers(s, e), env.now);
+        let rack_lost = self.rack_detect(env);
         if self.cc.in_sack_recovery() || self.snd_max == self.snd_una {
             return;
         }
         let mss = u32::from(self.mss);
-        if dupacks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, mss) {
+        if rack_lost || dupacks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, mss) {
             let flight = self.flight_size();
             if self
                 .cc
@@ -441,6 +445,26 @@ impl Connection {
                 self.rtt.cancel_timing();
             }
         }
+    }
+
+    /// Runs RACK loss detection (RFC 8985 §6.2 step 5) and arms its reordering timer; a
+    /// newly lost segment starts SACK recovery if none is under way. Returns whether any
+    /// segment was newly marked lost.
+    pub(crate) fn rack_detect(&mut self, env: &mut Env<'_>) -> bool {
+        let (lost, timer) = self.rack.detect_loss(env.now);
+        self.rack_deadline = timer;
+        if lost && !self.cc.in_recovery() && self.snd_max > self.snd_una {
+            let flight = self.flight_size();
+            if self
+                .cc
+                .enter_sack_recovery(self.snd_una, self.snd_max, flight, env.now)
+            {
+                env.stats.fast_retransmits += 1;
+                self.scoreboard.high_rxt = self.snd_una;
+                self.rtt.cancel_timing();
+            }
+        }
+        lost
     }
 
     /// SND.UNA advances to `ack`: free acknowledged data, feed RTT (from the echoed timestamp

@@ -7,6 +7,7 @@ pub(crate) mod connection;
 pub mod cubic;
 pub(crate) mod input;
 pub(crate) mod output;
+pub mod rack;
 pub mod rtt;
 pub mod sack;
 pub mod seq;

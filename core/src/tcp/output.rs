@@ -161,7 +161,9 @@ impl Connection {
         cfg: &StackConfig,
         stats: &mut Stats,
     ) -> Option<OutSegment> {
-        if self.cc.in_sack_recovery() {
+        if self.cc.in_sack_recovery() || self.rack.first_lost().is_some() {
+            // RACK-detected losses are repaired even when no new recovery may start (one is
+            // still guarded by RFC 6675's RecoveryPoint rule).
             self.rtx_first = false;
             if let Some(seg) = self.sack_retransmit(now, stats, false) {
                 return Some(seg);
@@ -179,7 +181,12 @@ impl Connection {
                     .options,
             );
             let data_out = self.snd_max.since(self.snd_una).min(room as u32);
-            let last = self.snd_max - data_out;
+            // The last segment as sent, when RACK tracked it; else one MSS back from the end.
+            let last = self
+                .rack
+                .last_start()
+                .filter(|s| *s >= self.snd_una)
+                .unwrap_or(self.snd_max - data_out);
             if let Some(seg) = self.retransmit_at(now, last, usize::MAX, stats) {
                 return Some(seg);
             }
@@ -207,7 +214,8 @@ impl Connection {
         None
     }
 
-    /// RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, retransmit what `NextSeg` picks.
+    /// RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, retransmit what RACK judged lost
+    /// (RFC 8985 §6.3; this catches lost retransmissions too), else what `NextSeg` picks.
     fn sack_retransmit(
         &mut self,
         now: Instant,
@@ -215,17 +223,31 @@ impl Connection {
         any_hole: bool,
     ) -> Option<OutSegment> {
         let mss = u32::from(self.mss);
-        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
-        if pipe.saturating_add(mss) > self.cc.window() {
+        if self.pipe().saturating_add(mss) > self.cc.window() {
             return None;
         }
-        let (seq, len) =
-            self.scoreboard
-                .next_retransmit(self.snd_una, self.snd_max, mss, any_hole)?;
+        let rack_lost = self.rack.first_lost().map(|(start, end)| {
+            let start = start.max(self.snd_una);
+            (start, end.since(start))
+        });
+        let (seq, len) = match rack_lost.filter(|(_, len)| *len > 0) {
+            Some(lost) => lost,
+            None => self
+                .scoreboard
+                .next_retransmit(self.snd_una, self.snd_max, mss, any_hole)?,
+        };
         let seg = self.retransmit_at(now, seq, len as usize, stats)?;
         let end = seg.seq + seg.len + u32::from(seg.flags.contains(TcpFlags::FIN));
         self.scoreboard.high_rxt = self.scoreboard.high_rxt.max(end);
         Some(seg)
+    }
+
+    /// RFC 6675 `SetPipe`, less what RACK has judged lost (RFC 8985 §6.3): the bytes still
+    /// believed to be in the network.
+    fn pipe(&self) -> u32 {
+        let mss = u32::from(self.mss);
+        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
+        pipe.saturating_sub(self.rack.lost_bytes())
     }
 
     /// Resends up to `max_len` bytes (at most one segment) from `seq`, which lies between
@@ -255,6 +277,7 @@ impl Connection {
         stats.retransmitted_segments += 1;
         self.retransmits += 1;
         self.rtt.cancel_timing();
+        self.rack.on_retransmit(seq, seq + len, now);
         if self.rtx_deadline.is_none() || seq == self.snd_una {
             self.rtx_deadline = Some(now + self.rtt.rto());
         }
@@ -296,8 +319,7 @@ impl Connection {
         let unsent = self.send.len().saturating_sub(offset);
         let recovering = self.cc.in_sack_recovery();
         let in_flight = if recovering {
-            self.scoreboard
-                .pipe(self.snd_una, self.snd_max, u32::from(self.mss))
+            self.pipe()
         } else {
             self.snd_nxt.since(self.snd_una)
         };
@@ -367,9 +389,15 @@ impl Connection {
         if retransmission {
             stats.retransmitted_segments += 1;
             self.retransmits += 1;
+            self.rack
+                .on_retransmit(self.snd_nxt, self.snd_nxt + len, now);
         } else {
             stats.bytes_sent += len as u64;
             self.rtt.start_timing(end, now);
+            if self.sack_ok {
+                // Data only: SACK blocks never cover a FIN, so RACK tracks what they can.
+                self.rack.on_send(self.snd_nxt, self.snd_nxt + len, now);
+            }
         }
         if end > self.snd_max {
             if self.snd_max == self.snd_una

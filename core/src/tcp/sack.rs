@@ -130,6 +130,11 @@ impl Scoreboard {
         self.ranges.iter().map(|&(l, _)| l).find(|&l| l > seq)
     }
 
+    /// Whether all of `[start, end)` is SACKed.
+    pub fn covers(&self, start: SeqNumber, end: SeqNumber) -> bool {
+        self.ranges.iter().any(|&(l, r)| l <= start && end <= r)
+    }
+
     /// Whether `seq` is SACKed.
     pub fn is_sacked(&self, seq: SeqNumber) -> bool {
         self.ranges.iter().any(|&(l, r)| seq >= l && seq < r)

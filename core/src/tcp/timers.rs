@@ -28,6 +28,7 @@ impl Connection {
             raw(self.linger_deadline),
             raw(self.tlp_deadline),
             raw(self.pace_deadline),
+            raw(self.rack_deadline),
         ]
         .into_iter()
         .fold(u64::MAX, u64::min);
@@ -78,6 +79,10 @@ impl Connection {
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
         }
+        if due(self.rack_deadline) {
+            self.rack_deadline = None;
+            self.rack_detect(env);
+        }
         if due(self.pace_deadline) {
             // Paced data may leave now; the output path sends it.
             self.pace_deadline = None;
@@ -120,6 +125,8 @@ impl Connection {
         if self.retries > 1 {
             self.scoreboard.clear();
         }
+        self.rack.clear();
+        self.rack_deadline = None;
         self.scoreboard.high_rxt = self.snd_una;
         self.snd_nxt = self.snd_una;
         self.rtx_first = false;
