@@ -84,6 +84,30 @@ impl Algorithm {
     }
 }
 
+/// HyStart++ (RFC 9406 §4): when the RTT of a round rises by more than eta over the previous
+/// round's, slow start turns into conservative slow start (a quarter of the growth) for up to
+/// five rounds, then into congestion avoidance — unless the RTT falls back, which resumes
+/// slow start (a spurious exit).
+#[derive(Debug, Clone, Default)]
+struct HyStart {
+    /// The round ends when this is acknowledged.
+    round_end: Option<SeqNumber>,
+    last_round_min: Option<Duration>,
+    current_round_min: Option<Duration>,
+    samples: u32,
+    /// In conservative slow start: rounds so far, and the RTT baseline that started it.
+    css: Option<(u32, Duration)>,
+}
+
+/// RFC 9406 §4.3: CSS grows a quarter as fast, for at most five rounds.
+const CSS_GROWTH_DIVISOR: u32 = 4;
+const CSS_ROUNDS: u32 = 5;
+
+/// RFC 9406 §4.3 constants.
+const HYSTART_MIN_RTT_THRESH: Duration = Duration::from_millis(4);
+const HYSTART_MAX_RTT_THRESH: Duration = Duration::from_millis(16);
+const HYSTART_N_RTT_SAMPLE: u32 = 8;
+
 /// What the sender should do after an acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryAction {
@@ -108,6 +132,7 @@ pub struct Congestion {
     recover_guard: Option<SeqNumber>,
     /// The current recovery is SACK-based (RFC 6675) rather than NewReno.
     sack_recovery: bool,
+    hystart: HyStart,
 }
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
@@ -133,6 +158,7 @@ impl Congestion {
             recover: None,
             recover_guard: None,
             sack_recovery: false,
+            hystart: HyStart::default(),
         }
     }
 
@@ -183,8 +209,55 @@ impl Congestion {
         self.w.mss = mss.max(1);
     }
 
+    /// An RTT sample arrived with an ACK up to `ack`; `snd_max` is the highest sequence sent.
+    /// Runs HyStart++'s delay-increase test while in slow start (RFC 9406 §4.2).
+    pub fn on_rtt_sample(&mut self, sample: Duration, ack: SeqNumber, snd_max: SeqNumber) {
+        if self.w.cwnd >= self.w.ssthresh || self.recover.is_some() {
+            return;
+        }
+        let h = &mut self.hystart;
+        if h.round_end.is_none_or(|end| ack >= end) {
+            // A new round starts.
+            h.round_end = Some(snd_max);
+            if h.current_round_min.is_some() {
+                h.last_round_min = h.current_round_min;
+            }
+            h.current_round_min = None;
+            h.samples = 0;
+            if let Some((rounds, baseline)) = h.css {
+                if rounds + 1 >= CSS_ROUNDS {
+                    // Five rounds of CSS: the delay rise was real. Congestion avoidance.
+                    h.css = None;
+                    self.w.ssthresh = self.w.cwnd;
+                    return;
+                }
+                h.css = Some((rounds + 1, baseline));
+            }
+        }
+        h.current_round_min = Some(h.current_round_min.map_or(sample, |m| m.min(sample)));
+        h.samples += 1;
+        if h.samples < HYSTART_N_RTT_SAMPLE {
+            return;
+        }
+        let current = h.current_round_min.unwrap_or(sample);
+        match h.css {
+            // RFC 9406 §4.2: the RTT fell back below the baseline: the exit was spurious.
+            Some((_, baseline)) if current < baseline => h.css = None,
+            Some(_) => {}
+            None => {
+                if let Some(last) = h.last_round_min {
+                    let eta = (last / 8).clamp(HYSTART_MIN_RTT_THRESH, HYSTART_MAX_RTT_THRESH);
+                    if current >= last + eta {
+                        h.css = Some((0, current));
+                    }
+                }
+            }
+        }
+    }
+
     /// A congestion event: the algorithm picks the new ssthresh.
     fn reduce(&mut self, flight: u32, now: Instant) -> u32 {
+        self.hystart.css = None;
         let w = self.w;
         self.algorithm.get().on_congestion_event(&w, flight, now)
     }
@@ -270,7 +343,11 @@ impl Congestion {
             // limits the sender (RFC 7661 §4.3), so that a receive-window-limited flow does
             // not build a window it never used.
             if flight.saturating_mul(2) >= self.w.cwnd {
-                self.w.cwnd = self.w.cwnd.saturating_add(acked.min(2 * self.w.mss));
+                let mut grow = acked.min(2 * self.w.mss);
+                if self.hystart.css.is_some() {
+                    grow /= CSS_GROWTH_DIVISOR;
+                }
+                self.w.cwnd = self.w.cwnd.saturating_add(grow.max(1));
             }
         } else if flight.saturating_add(self.w.mss) >= self.w.cwnd {
             let mut w = self.w;

@@ -497,6 +497,9 @@ impl Connection {
         self.rtt.reset_backoff();
         self.retries = 0;
         self.persist_backoff = 0;
+        if let Some(sample) = self.rtt.take_latest() {
+            self.cc.on_rtt_sample(sample, ack, self.snd_max);
+        }
         if self.cc.on_ack(acked, ack, flight, env.now, self.rtt.srtt())
             == RecoveryAction::RetransmitFirst
         {

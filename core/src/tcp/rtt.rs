@@ -19,6 +19,8 @@ pub struct RttEstimator {
     timed: Option<(SeqNumber, Instant)>,
     /// Consecutive backoffs (RFC 6298 §5.5).
     backoff: u32,
+    /// The last sample taken.
+    latest: Option<Duration>,
 }
 
 /// Clock granularity G of RFC 6298 §2: the core's clock is nanoseconds, but take 1 ms so that
@@ -41,6 +43,7 @@ impl RttEstimator {
             has_sample: false,
             timed: None,
             backoff: 0,
+            latest: None,
         }
     }
 
@@ -71,6 +74,7 @@ impl RttEstimator {
 
     /// Feeds one RTT measurement (RFC 6298 §2.2 and §2.3).
     pub fn sample(&mut self, rtt: Duration) {
+        self.latest = Some(rtt);
         let r = ns(rtt);
         if !self.has_sample {
             self.srtt_ns = r;
@@ -104,6 +108,11 @@ impl RttEstimator {
     pub fn rto(&self) -> Duration {
         let shift = self.backoff.min(30);
         Duration::from_nanos(self.rto_ns.saturating_mul(1u64 << shift).min(self.max_ns))
+    }
+
+    /// Takes the sample taken since the last call, if any.
+    pub fn take_latest(&mut self) -> Option<Duration> {
+        self.latest.take()
     }
 
     /// The smoothed RTT, if any sample was taken.
