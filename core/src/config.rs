@@ -101,6 +101,19 @@ pub struct StackConfig {
     pub initial_window: u32,
     /// Challenge ACKs sent per second, stack-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Challenge ACKs sent per second by one connection (RFC 5961 §7 leaves the limit to
+    /// the implementation; this bounds what one attacked connection can cost).
+    pub challenge_ack_per_conn_limit: u32,
+    /// The least time between two ACKs a connection sends in answer to out-of-window pure
+    /// ACKs or PAWS failures, so that two confused ends cannot ping-pong ACKs forever
+    /// (ACK-storm protection; Linux uses 500 ms).
+    pub invalid_ack_interval: Duration,
+    /// RSTs sent per second in answer to segments for no connection (blind scans and
+    /// floods cost at most this much output).
+    pub rst_limit: u32,
+    /// Total bytes the application may have queued for sending across all connections;
+    /// beyond it `send` takes less (backpressure), never an allocation failure.
+    pub max_send_memory: usize,
     /// Hop limit / TTL of outgoing packets.
     pub hop_limit: u8,
     /// Ephemeral port range for active opens (RFC 6335: 49152..=65535).
@@ -145,6 +158,10 @@ impl StackConfig {
             congestion: CongestionAlgorithm::NewReno,
             initial_window: 10,
             challenge_ack_limit: 1000,
+            challenge_ack_per_conn_limit: 100,
+            invalid_ack_interval: Duration::from_millis(500),
+            rst_limit: 1000,
+            max_send_memory: 1 << 30,
             hop_limit: 64,
             ephemeral_ports: (49152, 65535),
             verify_checksums: true,

@@ -79,6 +79,10 @@ pub(crate) struct Shared {
     pub events: VecDeque<Event>,
     pub challenge: RateLimiter,
     pub control: VecDeque<Control>,
+    /// Limits RSTs for segments that reach no connection.
+    pub rst_limiter: RateLimiter,
+    /// Bytes queued for sending, all connections together.
+    pub send_memory: usize,
 }
 
 impl Shared {
@@ -188,6 +192,8 @@ impl Stack {
                 events: VecDeque::new(),
                 challenge: RateLimiter::default(),
                 control: VecDeque::new(),
+                rst_limiter: RateLimiter::default(),
+                send_memory: 0,
             },
         })
     }
@@ -348,11 +354,23 @@ impl Stack {
     /// for [`Event::Writable`]). A full buffer is [`SendError::WouldBlock`].
     pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, SendError> {
         let index = self.user_conn(c).ok_or(SendError::InvalidConnection)?;
+        let room = self
+            .shared
+            .cfg
+            .max_send_memory
+            .saturating_sub(self.shared.send_memory);
         let conn = self
             .conns
             .get_mut(index)
             .ok_or(SendError::InvalidConnection)?;
-        let r = conn.send(data);
+        let before = conn.send.len();
+        let r = conn.send(&data[..data.len().min(room)]);
+        self.shared.send_memory += conn.send.len() - before;
+        if room == 0 && !data.is_empty() && r.is_ok() {
+            // The stack-wide limit, not this connection's buffer, is full.
+            conn.writable_wanted = true;
+            return Err(SendError::WouldBlock);
+        }
         if matches!(r, Ok(n) if n > 0) {
             self.mark_ready(index);
         }
@@ -524,8 +542,11 @@ impl Stack {
         f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
     ) -> Option<R> {
         let conn = self.conns.get_mut(index)?;
+        let before = conn.send.len();
         let mut env = self.shared.env(now);
         let r = f(conn, &mut env);
+        let after = conn.send.len();
+        self.shared.send_memory = (self.shared.send_memory + after).saturating_sub(before);
         self.settle(now, index);
         Some(r)
     }
@@ -1011,6 +1032,11 @@ impl Stack {
     }
 
     fn queue_rst(&mut self, tuple: FourTuple, seq: SeqNumber, ack: Option<SeqNumber>) {
+        let (now, limit) = (self.last_now, self.shared.cfg.rst_limit);
+        if !self.shared.rst_limiter.allow(now, limit) {
+            self.shared.stats.resets_suppressed += 1;
+            return;
+        }
         self.shared.queue_control(Control::Rst {
             local: tuple.local,
             remote: tuple.remote,

@@ -149,6 +149,10 @@ pub struct Stats {
     pub challenge_acks: u64,
     /// Challenge ACKs suppressed by the rate limit.
     pub challenge_acks_suppressed: u64,
+    /// ACKs not sent in answer to out-of-window pure ACKs (ACK-storm protection).
+    pub invalid_acks_suppressed: u64,
+    /// RSTs not sent because of the RST rate limit.
+    pub resets_suppressed: u64,
     /// Active opens (connect calls that sent a SYN).
     pub active_opens: u64,
     /// SYN-ACKs sent with a SYN cookie instead of keeping state.

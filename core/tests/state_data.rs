@@ -28,7 +28,8 @@ fn oow(p: &Peer) -> u64 {
 
 #[test]
 fn acceptability_zero_length_open_window() {
-    let mut p = Peer::new(config());
+    // Every unacceptable pure ACK is answered here; the ACK-storm limit has its own test.
+    let mut p = Peer::with(|c| c.invalid_ack_interval = Duration::ZERO);
     let c = small_rcv(&mut p);
     // RCV.NXT = 1, RCV.WND = 4000: acceptable iff 1 =< SEG.SEQ < 4001.
     for seq in [1, 2000, 4000] {
@@ -62,7 +63,8 @@ fn fill_window(p: &mut Peer) {
 
 #[test]
 fn acceptability_zero_window() {
-    let mut p = Peer::new(config());
+    // Every unacceptable pure ACK is answered here; the ACK-storm limit has its own test.
+    let mut p = Peer::with(|c| c.invalid_ack_interval = Duration::ZERO);
     let c = small_rcv(&mut p);
     fill_window(&mut p);
     assert_eq!(p.info(c).rcv_wnd, 0);
@@ -488,4 +490,47 @@ fn full_send_buffer_is_backpressure_then_writable() {
     assert_eq!(p.plain_events(), vec![sanstcp::Event::Writable { conn: c }]);
     assert_eq!(p.stack.send(c, &data(2, 1500)), Ok(400));
     assert_eq!(p.info(c).send_queued, 1000);
+}
+
+#[test]
+fn out_of_window_pure_acks_are_answered_at_most_twice_a_second() {
+    let mut p = Peer::new(config());
+    let _c = small_rcv(&mut p);
+    // Out of window, no data: the first gets a duplicate ACK, the next ones within 500 ms
+    // none (two confused ends must not ping-pong ACKs forever).
+    for _ in 0..5 {
+        assert_eq!(
+            p.send(ACK, 100_000, 1, &[]),
+            Input::Dropped(DropReason::OutOfWindow)
+        );
+    }
+    assert_eq!(p.drain().len(), 1);
+    assert_eq!(p.stack.stats().invalid_acks_suppressed, 4);
+    p.advance(Duration::from_millis(500));
+    assert_eq!(
+        p.send(ACK, 100_000, 1, &[]),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
+    assert_eq!(p.drain().len(), 1);
+    // A segment with data is always answered: the peer needs the ACK to recover.
+    assert_eq!(
+        p.send(ACK, 100_000, 1, b"far"),
+        Input::Dropped(DropReason::OutOfWindow)
+    );
+    assert_eq!(p.drain().len(), 1);
+}
+
+#[test]
+fn stack_wide_send_memory_is_backpressure() {
+    let mut p = Peer::with(|c| c.max_send_memory = 10_000);
+    let a = p.active_open(ConnectOptions::default());
+    p.them.set_port(CLIENT_PORT + 1);
+    let b = p.active_open(ConnectOptions::default());
+    assert_eq!(p.stack.send(a, &[1; 8000]), Ok(8000));
+    // Only 2000 bytes of room are left for all connections together.
+    assert_eq!(p.stack.send(b, &[2; 5000]), Ok(2000));
+    assert_eq!(
+        p.stack.send(b, &[2; 5000]),
+        Err(sanstcp::SendError::WouldBlock)
+    );
 }

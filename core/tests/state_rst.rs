@@ -424,3 +424,20 @@ fn rst_in_time_wait_is_ignored() {
         reason: CloseReason::Normal
     }));
 }
+
+#[test]
+fn rsts_for_no_connection_are_rate_limited() {
+    let mut p = Peer::with(|c| c.rst_limit = 5);
+    for i in 0..10u32 {
+        let r = p.tx(ACK).abs_seq(1000).abs_ack(i).send();
+        assert_eq!(r, Input::Dropped(DropReason::NoConnection));
+    }
+    assert_eq!(p.drain().len(), 5, "five RSTs in the first second");
+    assert_eq!(p.stack.stats().resets_suppressed, 5);
+    p.advance(std::time::Duration::from_secs(1));
+    assert_eq!(
+        p.tx(ACK).abs_seq(1000).abs_ack(99).send(),
+        Input::Dropped(DropReason::NoConnection)
+    );
+    assert_eq!(p.drain().len(), 1, "a new second, a new allowance");
+}

@@ -235,6 +235,10 @@ pub struct Connection {
     pub(crate) readable_notified: bool,
     pub(crate) writable_wanted: bool,
     pub(crate) soft_error: Option<(u8, u8)>,
+    /// Per-connection challenge-ACK limiter (RFC 5961 §7).
+    pub(crate) challenge: RateLimiter,
+    /// When we last answered an out-of-window pure ACK.
+    pub(crate) last_invalid_ack: Option<Instant>,
     pub(crate) retransmits: u64,
     /// Scheduled in the stack's timer heap at this deadline.
     pub(crate) scheduled: Option<Instant>,
@@ -339,6 +343,8 @@ impl Connection {
             readable_notified: false,
             writable_wanted: false,
             soft_error: None,
+            challenge: RateLimiter::default(),
+            last_invalid_ack: None,
             retransmits: 0,
             scheduled: None,
             in_ready_queue: false,

@@ -181,7 +181,7 @@ impl Connection {
         if let Some(v) = tsval {
             let stale = env.now.saturating_duration_since(self.ts_recent_at) > PAWS_IDLE_LIMIT;
             if !f.contains(TcpFlags::RST) && !stale && (v.wrapping_sub(self.ts_recent) as i32) < 0 {
-                self.ack_now = true;
+                self.answer_invalid(seg, env);
                 return Err((DropReason::Paws, None));
             }
         }
@@ -214,7 +214,7 @@ impl Connection {
                 // A retransmitted FIN: acknowledge it and restart the 2·MSL timer.
                 self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
             }
-            self.ack_now = true;
+            self.answer_invalid(seg, env);
             return Err((DropReason::OutOfWindow, None));
         }
 
@@ -552,12 +552,34 @@ impl Connection {
 
     /// Sends a challenge ACK if the stack-wide limit allows (RFC 5961 §7).
     pub(crate) fn challenge_ack(&mut self, env: &mut Env<'_>) {
-        if env.challenge.allow(env.now, env.cfg.challenge_ack_limit) {
+        if self
+            .challenge
+            .allow(env.now, env.cfg.challenge_ack_per_conn_limit)
+            && env.challenge.allow(env.now, env.cfg.challenge_ack_limit)
+        {
             env.stats.challenge_acks += 1;
             self.ack_now = true;
         } else {
             env.stats.challenge_acks_suppressed += 1;
         }
+    }
+
+    /// The ACK owed to an unacceptable segment (RFC 9293 §3.10.7.4) or a PAWS failure
+    /// (RFC 7323 §5.3). A segment with data or a SYN/FIN always gets it; a pure ACK at most
+    /// once per `invalid_ack_interval`: two ends that each find the other's ACKs out of window
+    /// must not answer each other forever (ACK storm).
+    fn answer_invalid(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) {
+        let pure = seg.payload.is_empty() && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN);
+        if pure {
+            if let Some(last) = self.last_invalid_ack {
+                if env.now.saturating_duration_since(last) < env.cfg.invalid_ack_interval {
+                    env.stats.invalid_acks_suppressed += 1;
+                    return;
+                }
+            }
+            self.last_invalid_ack = Some(env.now);
+        }
+        self.ack_now = true;
     }
 
     /// The text and FIN steps: in-order data to the receive queue, out-of-order data to the
