@@ -179,6 +179,8 @@ pub struct Stats {
     pub ecn_ce_received: u64,
     /// Window reductions in response to an ECN echo (RFC 3168 §6.1.2).
     pub ecn_reductions: u64,
+    /// Window reductions undone because every retransmission turned out a duplicate (D-SACK).
+    pub spurious_undos: u64,
     /// Tail loss probes sent (RFC 8985 §7).
     pub tail_loss_probes: u64,
     /// Retransmission timeouts that fired.

@@ -133,6 +133,9 @@ pub struct Congestion {
     /// The current recovery is SACK-based (RFC 6675) rather than NewReno.
     sack_recovery: bool,
     hystart: HyStart,
+    /// The window before the last reduction, and how many of the retransmissions since have
+    /// not yet been reported as duplicates (D-SACK undo, RFC 2883 §5 / RFC 3708).
+    undo: Option<(Window, u32)>,
 }
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
@@ -159,6 +162,7 @@ impl Congestion {
             recover_guard: None,
             sack_recovery: false,
             hystart: HyStart::default(),
+            undo: None,
         }
     }
 
@@ -258,6 +262,7 @@ impl Congestion {
     /// A congestion event: the algorithm picks the new ssthresh.
     fn reduce(&mut self, flight: u32, now: Instant) -> u32 {
         self.hystart.css = None;
+        self.undo = Some((self.w, 0));
         let w = self.w;
         self.algorithm.get().on_congestion_event(&w, flight, now)
     }
@@ -292,6 +297,34 @@ impl Congestion {
         }
         self.w.ssthresh = self.reduce(flight, now);
         self.w.cwnd = self.w.ssthresh;
+        true
+    }
+
+    /// A retransmission went out: if it proves spurious, a D-SACK will say so.
+    pub fn on_retransmit(&mut self) {
+        if let Some((_, pending)) = &mut self.undo {
+            *pending += 1;
+        }
+    }
+
+    /// A D-SACK reported a duplicate. Once every retransmission since the last reduction
+    /// came back as a duplicate, the reduction was for nothing: restore the window
+    /// (spurious-retransmission undo, as in RFC 3708's D-SACK detection). Returns whether it
+    /// undid a reduction.
+    pub fn on_dsack(&mut self) -> bool {
+        let Some((prior, pending)) = &mut self.undo else {
+            return false;
+        };
+        *pending = pending.saturating_sub(1);
+        if *pending > 0 {
+            return false;
+        }
+        let prior = *prior;
+        self.undo = None;
+        self.w.cwnd = self.w.cwnd.max(prior.cwnd);
+        self.w.ssthresh = self.w.ssthresh.max(prior.ssthresh);
+        self.recover = None;
+        self.sack_recovery = false;
         true
     }
 
@@ -461,5 +494,20 @@ mod tests {
         c.on_rto(SeqNumber(10_000), 10_000, true, Instant::ZERO);
         assert_eq!(c.window(), 1000);
         assert_eq!(c.ssthresh(), 5000);
+    }
+
+    #[test]
+    fn dsack_for_every_retransmission_undoes_the_reduction() {
+        let mut c = Congestion::new(CongestionAlgorithm::NewReno, 1000, 10);
+        let (una, max) = (SeqNumber(0), SeqNumber(10_000));
+        assert!(c.enter_sack_recovery(una, max, 10_000, Instant::ZERO));
+        assert_eq!(c.window(), 5000);
+        c.on_retransmit();
+        c.on_retransmit();
+        assert!(!c.on_dsack(), "one retransmission still unexplained");
+        assert!(c.on_dsack());
+        assert_eq!(c.window(), 10_000);
+        assert_eq!(c.ssthresh(), u32::MAX);
+        assert!(!c.in_recovery());
     }
 }

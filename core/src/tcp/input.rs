@@ -419,6 +419,9 @@ impl Connection {
         let (newly, dsack) = self.scoreboard.update(blocks, self.snd_una, self.snd_max);
         if dsack {
             env.stats.dsacks_received += 1;
+            if self.cc.on_dsack() {
+                env.stats.spurious_undos += 1;
+            }
         }
         // RFC 6675 §5: an ACK with new SACK information counts as a duplicate ACK too.
         let dupacks = if duplicate || (newly > 0 && !advanced) {

@@ -278,6 +278,7 @@ impl Connection {
         self.retransmits += 1;
         self.rtt.cancel_timing();
         self.rack.on_retransmit(seq, seq + len, now);
+        self.cc.on_retransmit();
         if self.rtx_deadline.is_none() || seq == self.snd_una {
             self.rtx_deadline = Some(now + self.rtt.rto());
         }
