@@ -766,7 +766,7 @@ fn stamp(t: Instant) -> String {
 }
 
 /// `n` bytes in the largest binary unit that keeps the number at least 1.
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -786,7 +786,7 @@ fn mbit_per_s(bytes: u64, d: Duration) -> Option<f64> {
     (!d.is_zero()).then(|| bytes as f64 * 8.0 / d.as_secs_f64() / 1e6)
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -1098,7 +1098,7 @@ fn link_line(direction: &str, s: &LinkStats) -> String {
 // ---- option parsing -------------------------------------------------------------------------
 
 /// Parses a byte count with an optional binary suffix: `4096`, `64M`, `1.5GiB`, `512kb`.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -1141,7 +1141,7 @@ fn parse_buffer(s: &str) -> Result<BufferSize, String> {
     }
 }
 
-fn parse_probability(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
         .trim()
         .parse()
@@ -1153,7 +1153,7 @@ fn parse_probability(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_non_negative(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_non_negative(s: &str) -> Result<f64, String> {
     let x: f64 = s
         .trim()
         .parse()

@@ -1,0 +1,713 @@
+//! The event loop: a [`Stack`] and its [`Interface`] on a [`TapDevice`], driven by mio.
+//!
+//! One call to [`Driver::poll`] is one turn of the loop:
+//!
+//! 1. write what the stack has to send ([`Interface::poll_frame`]), keeping the frame the
+//!    device would not take (it goes first next time, when the device is writable again);
+//! 2. sleep in mio until the device is readable, the earliest deadline of the stack, the
+//!    interface and the fault injector's timer queue, or the caller's timeout;
+//! 3. read frames until the device would block (at most [`DriverConfig::read_budget`] per
+//!    turn, so that output and timers are never starved) and feed each through the fault
+//!    injector and [`Interface::handle_frame`] into the stack;
+//! 4. run due timers, write again, and hand the stack's events to the caller.
+//!
+//! Application calls ([`Driver::connect`], [`Driver::write`], ...) act on the stack at
+//! once; the packets they cause go out at the start of the next `poll`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use mio::{Events, Interest, Poll, Token};
+use sanstcp::link::{Interface, LinkConfig, LinkStats};
+use sanstcp::{
+    ConnId, ConnInfo, ConnectOptions, Event, Instant, ListenOptions, ListenerId, Stack, Stats,
+};
+
+use crate::device::TapDevice;
+use crate::fault::{Direction, FaultConfig, FaultStats, Faults};
+use crate::offload::{Offload, OffloadStats, VNET_HDR_LEN};
+use crate::pcap::PcapWriter;
+
+const DEVICE: Token = Token(0);
+
+/// Largest read from a device with `IFF_VNET_HDR`: a 64 KiB TCP super-frame, its headers and
+/// the `virtio_net_hdr`.
+const OFFLOAD_READ_LEN: usize = 65_536 + 256;
+
+/// Options of a [`Driver`].
+#[derive(Debug)]
+pub struct DriverConfig {
+    /// Faults to inject in both directions (none by default).
+    pub faults: FaultConfig,
+    /// Where to record every frame the stack receives (after fault injection) and sends
+    /// (before it).
+    pub pcap: Option<PcapWriter>,
+    /// Frames read per turn of the loop before output and timers get their turn.
+    pub read_budget: usize,
+    /// Announce the stack's addresses when the driver starts (gratuitous ARP, unsolicited
+    /// Neighbor Advertisements).
+    pub announce: bool,
+}
+
+impl Default for DriverConfig {
+    fn default() -> DriverConfig {
+        DriverConfig {
+            faults: FaultConfig::default(),
+            pcap: None,
+            read_budget: 256,
+            announce: true,
+        }
+    }
+}
+
+/// Counters of the device side of a [`Driver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DriverStats {
+    /// Reads from the device that returned a frame.
+    pub frames_read: u64,
+    /// Bytes of those reads (without `virtio_net_hdr`).
+    pub bytes_read: u64,
+    /// Frames written to the device.
+    pub frames_written: u64,
+    /// Bytes written (without `virtio_net_hdr`).
+    pub bytes_written: u64,
+    /// Writes the device refused with `WouldBlock` (the frame was kept and sent later).
+    pub writes_blocked: u64,
+    /// Frames dropped because the device refused them with an error other than
+    /// `WouldBlock` (for example while the interface is down), or because a frame the fault
+    /// injector held back came due while the device was full.
+    pub write_errors: u64,
+    /// Turns of the loop ([`Driver::poll`] calls).
+    pub turns: u64,
+}
+
+/// Everything a frame passes through between the device and the stack.
+#[derive(Debug)]
+struct Path {
+    stack: Stack,
+    iface: Interface,
+    faults: Option<Faults>,
+    pcap: Option<PcapWriter>,
+    pcap_failed: bool,
+}
+
+impl Path {
+    /// A frame from the device: fault injection, then the stack.
+    fn inbound(&mut self, now: Instant, frame: &mut [u8]) {
+        let copies = match &mut self.faults {
+            Some(f) => f.apply(Direction::Inbound, now, frame),
+            None => 1,
+        };
+        for _ in 0..copies {
+            self.deliver(now, frame);
+        }
+    }
+
+    /// Hands a frame to the interface (and the capture).
+    fn deliver(&mut self, now: Instant, frame: &[u8]) {
+        self.record(frame);
+        let result = self.iface.handle_frame(now, &mut self.stack, frame);
+        tracing::trace!(len = frame.len(), ?result, "frame in");
+    }
+
+    fn record(&mut self, frame: &[u8]) {
+        if let Some(pcap) = &mut self.pcap {
+            if let Err(e) = pcap.record(SystemTime::now(), frame) {
+                if !self.pcap_failed {
+                    tracing::error!("cannot write the pcap file, capture stopped: {e}");
+                    self.pcap_failed = true;
+                }
+                self.pcap = None;
+            }
+        }
+    }
+}
+
+/// A sans-IO stack on a TAP device, run by a mio event loop. See the module documentation.
+#[derive(Debug)]
+pub struct Driver {
+    poll: Poll,
+    events: Events,
+    device: TapDevice,
+    path: Path,
+    offload: Option<Offload>,
+    epoch: std::time::Instant,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+    /// A frame the device would not take; it goes before anything else.
+    pending: Option<Vec<u8>>,
+    /// The device may have frames to read (mio is edge-triggered: true from a readable event
+    /// until a read would block).
+    readable: bool,
+    read_budget: usize,
+    stats: DriverStats,
+    write_error_logged: bool,
+}
+
+impl Driver {
+    /// Puts `stack` on `device` with a link layer configured by `link`, and registers the
+    /// device with a new mio poll.
+    pub fn new(
+        device: TapDevice,
+        stack: Stack,
+        link: LinkConfig,
+        config: DriverConfig,
+    ) -> io::Result<Driver> {
+        let poll = Poll::new()?;
+        let mut device = device;
+        poll.registry()
+            .register(&mut device, DEVICE, Interest::READABLE | Interest::WRITABLE)?;
+        let mut iface = Interface::new(link);
+        if config.announce {
+            iface.announce(&stack);
+        }
+        let tx = vec![0u8; iface.frame_buffer_len(&stack)];
+        let rx_len = if device.vnet_hdr() {
+            OFFLOAD_READ_LEN
+        } else {
+            // Room for the largest frame the MTU allows plus VLAN tags and slack; larger
+            // frames are truncated by the kernel and then dropped by the parsers.
+            tx.len() + 64
+        };
+        let offload = device.vnet_hdr().then(Offload::new);
+        let faults = config
+            .faults
+            .is_active()
+            .then(|| Faults::new(config.faults));
+        Ok(Driver {
+            poll,
+            events: Events::with_capacity(16),
+            device,
+            path: Path {
+                stack,
+                iface,
+                faults,
+                pcap: config.pcap,
+                pcap_failed: false,
+            },
+            offload,
+            epoch: std::time::Instant::now(),
+            rx: vec![0u8; rx_len],
+            tx,
+            pending: None,
+            readable: true,
+            read_budget: config.read_budget.max(1),
+            stats: DriverStats::default(),
+            write_error_logged: false,
+        })
+    }
+
+    /// The current time on the stack's clock (nanoseconds since the driver started).
+    pub fn now(&self) -> Instant {
+        let ns = self.epoch.elapsed().as_nanos();
+        Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+
+    /// The stack, for calls this type does not wrap.
+    pub fn stack(&self) -> &Stack {
+        &self.path.stack
+    }
+
+    /// The stack, mutably. Packets that calls on it produce go out on the next [`Driver::poll`].
+    pub fn stack_mut(&mut self) -> &mut Stack {
+        &mut self.path.stack
+    }
+
+    /// The link layer (neighbor cache, counters).
+    pub fn interface(&self) -> &Interface {
+        &self.path.iface
+    }
+
+    /// The device.
+    pub fn device(&self) -> &TapDevice {
+        &self.device
+    }
+
+    /// Device-side counters.
+    pub fn stats(&self) -> &DriverStats {
+        &self.stats
+    }
+
+    /// The stack's counters.
+    pub fn stack_stats(&self) -> &Stats {
+        self.path.stack.stats()
+    }
+
+    /// The link layer's counters.
+    pub fn link_stats(&self) -> &LinkStats {
+        self.path.iface.stats()
+    }
+
+    /// Fault-injection counters of one direction, when faults are configured.
+    pub fn fault_stats(&self, direction: Direction) -> Option<FaultStats> {
+        self.path.faults.as_ref().map(|f| *f.stats(direction))
+    }
+
+    /// Offload counters, when the device uses `IFF_VNET_HDR`.
+    pub fn offload_stats(&self) -> Option<OffloadStats> {
+        self.offload.as_ref().map(|o| *o.stats())
+    }
+
+    // ---- the application API ------------------------------------------------------------
+
+    /// Listens on `local` (an unspecified address listens on all of the stack's addresses of
+    /// that family) with the default backlog.
+    pub fn listen(&mut self, local: SocketAddr) -> io::Result<ListenerId> {
+        Ok(self.path.stack.listen(local, ListenOptions::default())?)
+    }
+
+    /// Listens with explicit options.
+    pub fn listen_with(
+        &mut self,
+        local: SocketAddr,
+        opts: ListenOptions,
+    ) -> io::Result<ListenerId> {
+        Ok(self.path.stack.listen(local, opts)?)
+    }
+
+    /// Takes the next established connection of a listener (after [`Event::Incoming`]).
+    pub fn accept(&mut self, listener: ListenerId) -> Option<ConnId> {
+        self.path.stack.accept(listener)
+    }
+
+    /// Opens a connection to `remote`; [`Event::Connected`] follows (or [`Event::Closed`]).
+    pub fn connect(&mut self, remote: SocketAddr) -> io::Result<ConnId> {
+        self.connect_with(remote, ConnectOptions::default())
+    }
+
+    /// Opens a connection with explicit options.
+    pub fn connect_with(&mut self, remote: SocketAddr, opts: ConnectOptions) -> io::Result<ConnId> {
+        let now = self.now();
+        Ok(self.path.stack.connect(now, remote, opts)?)
+    }
+
+    /// Reads received data: `Ok(0)` is end of stream, `WouldBlock` means wait for
+    /// [`Event::Readable`].
+    pub fn read(&mut self, conn: ConnId, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.path.stack.recv(conn, buf)?)
+    }
+
+    /// Queues data to send and returns how much was taken; fewer bytes than offered (or
+    /// `WouldBlock`) means wait for [`Event::Writable`].
+    pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<usize> {
+        Ok(self.path.stack.send(conn, data)?)
+    }
+
+    /// Half-closes: a FIN follows the queued data; reading goes on.
+    pub fn shutdown(&mut self, conn: ConnId) -> io::Result<()> {
+        Ok(self.path.stack.shutdown(conn)?)
+    }
+
+    /// Closes gracefully and releases the id (the stack finishes the close on its own).
+    pub fn close(&mut self, conn: ConnId) {
+        self.path.stack.close(conn);
+    }
+
+    /// Resets the connection and releases the id.
+    pub fn abort(&mut self, conn: ConnId) {
+        self.path.stack.abort(conn);
+    }
+
+    /// A snapshot of a connection (state, sequence numbers, windows, RTT), `None` when stale.
+    pub fn info(&self, conn: ConnId) -> Option<ConnInfo> {
+        self.path.stack.info(conn)
+    }
+
+    // ---- the loop -------------------------------------------------------------------------
+
+    /// One turn of the event loop (see the module documentation): returns after at most
+    /// `timeout` (`None`: only when something happened), with the stack's events appended
+    /// to `events`. A signal interrupting the wait is not an error: the call returns early.
+    pub fn poll(&mut self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        self.stats.turns += 1;
+        self.flush()?;
+        let before = events.len();
+        self.drain_events(events);
+
+        let now = self.now();
+        let mut wait = timeout;
+        if let Some(deadline) = self.deadline() {
+            let until = deadline.saturating_duration_since(now);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        if events.len() > before || self.readable {
+            wait = Some(Duration::ZERO);
+        }
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        for ev in self.events.iter() {
+            if ev.token() == DEVICE && (ev.is_readable() || ev.is_read_closed()) {
+                self.readable = true;
+            }
+        }
+        self.read_frames()?;
+        self.run_timers();
+        self.flush()?;
+        self.drain_events(events);
+        Ok(())
+    }
+
+    /// The earliest deadline: the stack's and the interface's timers, the next held frame.
+    fn deadline(&self) -> Option<Instant> {
+        let link = self.path.iface.poll_timeout(&self.path.stack);
+        let held = self.path.faults.as_ref().and_then(Faults::next_due);
+        match (link, held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn drain_events(&mut self, events: &mut Vec<Event>) {
+        while let Some(ev) = self.path.stack.poll_event() {
+            tracing::trace!(?ev, "event");
+            events.push(ev);
+        }
+    }
+
+    /// Reads up to the budget of frames, or until the device would block.
+    fn read_frames(&mut self) -> io::Result<()> {
+        let mut budget = self.read_budget;
+        while self.readable && budget > 0 {
+            let n = match self.device.recv(&mut self.rx) {
+                Ok(0) => {
+                    // A TAP device never reads empty; a socket standing in for one does when
+                    // its peer is gone.
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{}: the device was closed", self.device.name()),
+                    ));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            budget -= 1;
+            let now = self.now();
+            self.stats.frames_read += 1;
+            let path = &mut self.path;
+            match &mut self.offload {
+                Some(offload) => {
+                    self.stats.bytes_read += n.saturating_sub(VNET_HDR_LEN) as u64;
+                    if let Err(e) = offload.split(&mut self.rx[..n], |f| path.inbound(now, f)) {
+                        tracing::debug!(
+                            len = n,
+                            "dropped a frame the offload layer cannot undo: {e:?}"
+                        );
+                    }
+                }
+                None => {
+                    self.stats.bytes_read += n as u64;
+                    path.inbound(now, &mut self.rx[..n]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the fault injector's due held frames (inbound ones to the stack, outbound
+    /// ones to the device) and runs the stack's and the interface's due timers.
+    fn run_timers(&mut self) {
+        let now = self.now();
+        let mut released = Vec::new();
+        if let Some(faults) = &mut self.path.faults {
+            while let Some(item) = faults.pop_due(now) {
+                released.push(item);
+            }
+        }
+        for (direction, frame) in released {
+            match direction {
+                Direction::Inbound => self.path.deliver(now, &frame),
+                Direction::Outbound => self.write_frame(frame),
+            }
+        }
+        let due = self
+            .path
+            .iface
+            .poll_timeout(&self.path.stack)
+            .is_some_and(|d| d <= now);
+        if due {
+            self.path.iface.handle_timeout(now, &mut self.path.stack);
+        }
+    }
+
+    /// Writes the pending frame, then everything the stack has to send, until the device
+    /// would block.
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(frame) = self.pending.take() {
+            if !self.try_write(&frame)? {
+                self.pending = Some(frame);
+                return Ok(());
+            }
+        }
+        let now = self.now();
+        loop {
+            let Some(len) = self
+                .path
+                .iface
+                .poll_frame(now, &mut self.path.stack, &mut self.tx)
+            else {
+                return Ok(());
+            };
+            self.path.record(&self.tx[..len]);
+            tracing::trace!(len, "frame out");
+            let copies = match &mut self.path.faults {
+                Some(f) => f.apply(Direction::Outbound, now, &mut self.tx[..len]),
+                None => 1,
+            };
+            for _ in 0..copies {
+                let frame = std::mem::take(&mut self.tx);
+                let written = self.try_write(&frame[..len]);
+                self.tx = frame;
+                if !written? {
+                    // The device is full: keep this frame (a second copy of a duplicate
+                    // is simply lost) and stop pulling from the stack.
+                    self.pending = Some(self.tx[..len].to_vec());
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Writes a frame released from the fault injector's queue; while another frame waits
+    /// for the device, it is dropped (as by a full queue) and counted in `write_errors`.
+    fn write_frame(&mut self, frame: Vec<u8>) {
+        if self.pending.is_some() {
+            self.stats.write_errors += 1;
+            return;
+        }
+        match self.try_write(&frame) {
+            Ok(true) => {}
+            Ok(false) => self.pending = Some(frame),
+            Err(e) => tracing::warn!("write to {}: {e}", self.device.name()),
+        }
+    }
+
+    /// One write: `Ok(true)` written (or dropped after an error that is not fatal),
+    /// `Ok(false)` the device would block.
+    fn try_write(&mut self, frame: &[u8]) -> io::Result<bool> {
+        loop {
+            match self.device.send(frame) {
+                Ok(()) => {
+                    self.stats.frames_written += 1;
+                    self.stats.bytes_written += frame.len() as u64;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.stats.writes_blocked += 1;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EIO while the link is down, EINVAL for a frame the kernel refuses:
+                    // the frame is lost, as on a real wire; TCP retransmits.
+                    self.stats.write_errors += 1;
+                    if !self.write_error_logged {
+                        tracing::warn!(
+                            "write to {} failed, frame dropped: {e}",
+                            self.device.name()
+                        );
+                        self.write_error_logged = true;
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// Flushes the capture file, if any.
+    pub fn flush_pcap(&mut self) -> io::Result<()> {
+        match &mut self.path.pcap {
+            Some(p) => p.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Frames recorded in the capture file so far.
+    pub fn pcap_records(&self) -> Option<u64> {
+        self.path.pcap.as_ref().map(PcapWriter::records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sanstcp::wire::EthernetAddress;
+    use sanstcp::StackConfig;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixDatagram;
+
+    /// Two "devices" joined back to back: a datagram socket pair carries one frame per
+    /// message. Small send buffers make writes block during bursts, which exercises the
+    /// pending-frame path.
+    fn wire() -> (TapDevice, TapDevice) {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        for s in [&a, &b] {
+            s.set_nonblocking(true).unwrap();
+            let size: libc::c_int = 16 * 1024;
+            // SAFETY: the descriptor is an open socket owned by `s`; SO_SNDBUF reads one
+            // `int` through the pointer, which points at a live local of that size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUF,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "setsockopt SO_SNDBUF");
+        }
+        (
+            TapDevice::from_fd(a.into(), "wire-a", false),
+            TapDevice::from_fd(b.into(), "wire-b", false),
+        )
+    }
+
+    fn driver(dev: TapDevice, addr: &str, mac: u8, faults: FaultConfig) -> Driver {
+        let ip: std::net::IpAddr = addr.parse().unwrap();
+        let mut cfg = StackConfig::new(vec![ip], [mac; 16], u64::from(mac));
+        cfg.send_buffer = 128 * 1024;
+        cfg.recv_buffer = 128 * 1024;
+        let mut link = LinkConfig::new(EthernetAddress([2, 0, 0, 0, 0, mac]));
+        link.prefixes = vec![(ip, if ip.is_ipv4() { 24 } else { 64 })];
+        let config = DriverConfig {
+            faults,
+            ..DriverConfig::default()
+        };
+        Driver::new(dev, Stack::new(cfg).unwrap(), link, config).unwrap()
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 131 + i / 977) as u8).collect()
+    }
+
+    /// An echo server on `net` for one connection; returns the bytes echoed.
+    fn echo_server(mut net: Driver, port: u16, deadline: std::time::Instant) -> (u64, DriverStats) {
+        let local = SocketAddr::new(net.stack().config().addresses[0], port);
+        let listener = net.listen(local).unwrap();
+        let mut events = Vec::new();
+        let mut conn = None;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut eof = false;
+        let mut echoed = 0u64;
+        let mut buf = vec![0u8; 16 * 1024];
+        while std::time::Instant::now() < deadline {
+            net.poll(&mut events, Some(Duration::from_millis(5)))
+                .unwrap();
+            events.clear();
+            if conn.is_none() {
+                conn = net.accept(listener);
+            }
+            let Some(c) = conn else { continue };
+            loop {
+                while !pending.is_empty() {
+                    match net.write(c, &pending) {
+                        Ok(n) if n > 0 => {
+                            pending.drain(..n);
+                            echoed += n as u64;
+                        }
+                        _ => break,
+                    }
+                }
+                if !pending.is_empty() {
+                    break;
+                }
+                if eof {
+                    net.close(c);
+                    // Let the FIN and the last ACKs out.
+                    let end = std::time::Instant::now() + Duration::from_millis(300);
+                    while std::time::Instant::now() < end {
+                        net.poll(&mut events, Some(Duration::from_millis(5)))
+                            .unwrap();
+                    }
+                    return (echoed, *net.stats());
+                }
+                match net.read(c, &mut buf) {
+                    Ok(0) => eof = true,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        panic!("the echo server ran out of time after echoing {echoed} bytes");
+    }
+
+    fn echo_through_the_wire(
+        client_addr: &str,
+        server_addr: &str,
+        faults: FaultConfig,
+        len: usize,
+    ) {
+        let (da, db) = wire();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let server_net = driver(db, server_addr, 2, faults);
+        let server = std::thread::spawn(move || echo_server(server_net, 7, deadline));
+        let mut net = driver(da, client_addr, 1, FaultConfig::default());
+        let remote = SocketAddr::new(server_addr.parse().unwrap(), 7);
+        let c = net.connect(remote).unwrap();
+        let data = pattern(len);
+        let (mut sent, mut got) = (0, Vec::with_capacity(len));
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut events = Vec::new();
+        let mut shut = false;
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sent {sent}, got {}",
+                got.len()
+            );
+            net.poll(&mut events, Some(Duration::from_millis(5)))
+                .unwrap();
+            events.clear();
+            if sent < len {
+                if let Ok(n) = net.write(c, &data[sent..]) {
+                    sent += n;
+                }
+            } else if !shut && net.shutdown(c).is_ok() {
+                shut = true;
+            }
+            match net.read(c, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        assert!(got == data, "echo differs: {} of {len} bytes", got.len());
+        let (echoed, server_stats) = server.join().unwrap();
+        assert_eq!(echoed, len as u64);
+        let blocked = net.stats().writes_blocked + server_stats.writes_blocked;
+        assert_eq!(net.stats().write_errors, 0);
+        if !faults.is_active() {
+            assert!(blocked > 0, "the pending-frame path was not exercised");
+        } else {
+            let s = net.stack_stats();
+            assert!(s.retransmitted_segments > 0, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn two_drivers_back_to_back_ipv4() {
+        echo_through_the_wire("10.0.0.1", "10.0.0.2", FaultConfig::default(), 1 << 20);
+    }
+
+    #[test]
+    fn two_drivers_back_to_back_ipv6_through_faults() {
+        let faults = FaultConfig {
+            loss: 0.01,
+            reorder: 0.1,
+            delay: Duration::from_millis(3),
+            duplicate: 0.01,
+            corrupt: 0.002,
+            seed: 9,
+        };
+        echo_through_the_wire("fd00::1", "fd00::2", faults, 1 << 20);
+    }
+}
