@@ -364,11 +364,14 @@ impl Congestion {
                 return RecoveryAction::None;
             }
             // Partial acknowledgement: retransmit the next hole, deflate by the amount acked,
-            // add back one MSS if at least one MSS was acked.
+            // add back one MSS if at least one MSS was acked. Never below one MSS (as BSD):
+            // segments with options carry less than the MSS, so partial ACKs of whole
+            // segments would otherwise deflate the window to nothing.
             self.w.cwnd = self.w.cwnd.saturating_sub(acked);
             if acked >= self.w.mss {
                 self.w.cwnd = self.w.cwnd.saturating_add(self.w.mss);
             }
+            self.w.cwnd = self.w.cwnd.max(self.w.mss);
             return RecoveryAction::RetransmitFirst;
         }
         if self.w.cwnd < self.w.ssthresh {

@@ -387,8 +387,18 @@ impl Connection {
         if self.outcome.is_some() {
             return;
         }
+        let from = self.state;
         self.set_state(TcpState::Closed, env);
         self.outcome = Some(reason);
+        // RFC 4022: tcpAttemptFails counts CLOSED from SYN-SENT or SYN-RECEIVED, whatever
+        // the reason; tcpEstabResets a reset from ESTABLISHED or CLOSE-WAIT.
+        if matches!(from, TcpState::SynSent | TcpState::SynReceived) {
+            env.stats.attempt_fails += 1;
+        } else if reason == CloseReason::Reset
+            && matches!(from, TcpState::Established | TcpState::CloseWait)
+        {
+            env.stats.estab_resets += 1;
+        }
         self.rtx_deadline = None;
         self.persist_deadline = None;
         self.delack_deadline = None;
@@ -406,11 +416,8 @@ impl Connection {
         self.send.consume(usize::MAX);
         if reason != CloseReason::Normal {
             self.recv.consume(usize::MAX);
-            match reason {
-                CloseReason::TimedOut => env.stats.timeouts += 1,
-                CloseReason::Reset => env.stats.estab_resets += 1,
-                CloseReason::Refused => env.stats.attempt_fails += 1,
-                _ => {}
+            if reason == CloseReason::TimedOut {
+                env.stats.timeouts += 1;
             }
         }
         self.notify(

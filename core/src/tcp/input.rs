@@ -43,7 +43,11 @@ impl Connection {
             self.note_ecn(seg, ip_ecn, env);
         }
         self.last_recv = env.now;
-        self.keepalive_unanswered = 0;
+        if self.keepalive_unanswered > 0 {
+            // A probe was answered: the next one is an idle time from now (RFC 1122 §4.2.3.6).
+            self.keepalive_unanswered = 0;
+            self.arm_keepalive(env.now);
+        }
         match self.state {
             TcpState::Closed | TcpState::Listen => Err((DropReason::NoConnection, None)),
             TcpState::SynSent => self.on_syn_sent(seg, env),
