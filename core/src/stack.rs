@@ -904,7 +904,13 @@ impl Stack {
             };
             let ours = (now.as_millis() as u32).wrapping_add(ts_offset);
             let bits = (1u32 << cookie::TS_OPTION_BITS) - 1;
-            options.timestamps = Some(((ours & !bits) | carried.encode(), tsval));
+            // Never ahead of the clock the connection will use (the peer's PAWS would drop our
+            // first segments): step back one period when the options outweigh the low bits.
+            let mut val = (ours & !bits) | carried.encode();
+            if (val.wrapping_sub(ours) as i32) > 0 {
+                val = val.wrapping_sub(bits + 1);
+            }
+            options.timestamps = Some((val, tsval));
             options.sack_permitted = carried.sack;
             if seg.options.window_scale.is_some() {
                 options.window_scale =
@@ -1013,7 +1019,11 @@ impl Stack {
         self.shared.stats.syn_cookies_accepted += 1;
         self.shared.stats.passive_opens += 1;
         let index = self.conns.insert(conn);
-        self.input_conn(now, index, seg, 0)
+        // The echoed TSval carries the cookie's option bits, not a send time: no RTT sample
+        // from it (the handshake's RTT is unknown after a stateless SYN-ACK).
+        let mut final_ack = *seg;
+        final_ack.options.timestamps = seg.options.timestamps.map(|(val, _)| (val, 0));
+        self.input_conn(now, index, &final_ack, 0)
     }
 
     /// RFC 9293 §3.10.7.1: answer a segment for no connection with a RST (never a RST to a RST).
