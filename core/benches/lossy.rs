@@ -90,7 +90,15 @@ fn sans_config(addr: Ipv4Addr, seed: u64) -> StackConfig {
     c.mtu = MTU;
     c.send_buffer = BUFFER;
     c.recv_buffer = BUFFER;
+    if cubic() {
+        c.congestion = sanstcp::CongestionAlgorithm::Cubic;
+    }
     c
+}
+
+/// `LOSSY_CC=cubic` runs both stacks with CUBIC instead of NewReno / Reno.
+fn cubic() -> bool {
+    std::env::var("LOSSY_CC").is_ok_and(|v| v.eq_ignore_ascii_case("cubic"))
 }
 
 /// One end of a connection, as the application sees it.
@@ -381,7 +389,11 @@ fn open_flow(
             )
         }
         Kind::Smol => {
-            let cc = tcp::CongestionControl::Reno;
+            let cc = if cubic() {
+                tcp::CongestionControl::Cubic
+            } else {
+                tcp::CongestionControl::Reno
+            };
             let srv = sim.node_mut::<SmoltcpNode>(server);
             let hs = srv.add_tcp(BUFFER, BUFFER, cc);
             srv.listen(hs, port);
@@ -745,8 +757,13 @@ fn main() {
         .max(1);
     let pattern = Pattern::new(0x1055);
     println!(
-        "lossy: 100 Mbit/s links, one-BDP drop-tail queues, random loss on the data direction only; {} MiB send/recv buffers on both stacks; sanstcp NewReno (defaults otherwise), smoltcp 0.14 Reno (defaults otherwise)",
-        BUFFER >> 20
+        "lossy: 100 Mbit/s links, one-BDP drop-tail queues, random loss on the data direction only; {} MiB send/recv buffers on both stacks; {} (defaults otherwise)",
+        BUFFER >> 20,
+        if cubic() {
+            "sanstcp CUBIC, smoltcp 0.14 CUBIC (LOSSY_CC=cubic)"
+        } else {
+            "sanstcp NewReno, smoltcp 0.14 Reno (LOSSY_CC=cubic for CUBIC)"
+        }
     );
     println!(
         "goodput: Mbit/s of virtual time from establishment to the last byte read, mean over {seeds} simulator seeds; Mathis = MSS*8/RTT*1.22/sqrt(p) with MSS {MSS} and p the mean packet loss rate; s/bound = sanstcp / min(Mathis, 100 Mbit/s)"
