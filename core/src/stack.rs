@@ -819,36 +819,47 @@ impl Stack {
             return Err(DropReason::TooManyConnections);
         }
         let iss = self.isn(now, tuple.local, tuple.remote);
+        let conn = self.half_open(now, l, tuple, iss, seg);
+        let index = self.conns.insert(conn);
+        self.settle(now, index);
+        Ok(())
+    }
+
+    /// A half-open connection for listener `l` from the peer's `syn` (RFC 9293 §3.10.7.2):
+    /// its sequence spaces and options, in SYN-RECEIVED, counted in the SYN queue.
+    fn half_open(
+        &mut self,
+        now: Instant,
+        l: ListenerId,
+        tuple: FourTuple,
+        iss: SeqNumber,
+        syn: &TcpRepr<'_>,
+    ) -> Connection {
         let params = self.params(tuple.local.ip());
-        let id = self.conns.next_id();
         let ident = ConnIdentity {
-            id,
+            id: self.conns.next_id(),
             local: tuple.local,
             remote: tuple.remote,
             iss,
         };
         let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
         conn.ts_offset = self.ts_offset(tuple.local, tuple.remote);
-        {
-            let mut env = self.shared.env(now);
-            let seq = SeqNumber(seg.seq);
-            conn.irs = seq;
-            conn.rcv_nxt = seq + 1u32;
-            conn.rcv_adv = conn.rcv_nxt;
-            conn.apply_syn_options(seg, &mut env);
-            conn.snd_wnd = u32::from(seg.window);
-            conn.max_snd_wnd = conn.snd_wnd;
-            conn.snd_wl1 = seq;
-            conn.snd_wl2 = iss;
-            // RFC 9293 figure 5: a passive open goes LISTEN -> SYN-RECEIVED.
-            conn.state = TcpState::Listen;
-            conn.set_state(TcpState::SynReceived, &mut env);
-        }
+        let mut env = self.shared.env(now);
+        let seq = SeqNumber(syn.seq);
+        conn.irs = seq;
+        conn.rcv_nxt = seq + 1u32;
+        conn.rcv_adv = conn.rcv_nxt;
+        conn.apply_syn_options(syn, &mut env);
+        conn.snd_wnd = u32::from(syn.window);
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = seq;
+        conn.snd_wl2 = iss;
+        // RFC 9293 figure 5: a passive open goes LISTEN -> SYN-RECEIVED.
+        conn.state = TcpState::Listen;
+        conn.set_state(TcpState::SynReceived, &mut env);
         self.listeners.half_open_added(l);
         self.shared.stats.passive_opens += 1;
-        let index = self.conns.insert(conn);
-        self.settle(now, index);
-        Ok(())
+        conn
     }
 
     /// Whether an ACK to listener `l` may be the end of a SYN-cookie handshake: cookies are
@@ -992,32 +1003,12 @@ impl Stack {
             },
             payload: &[],
         };
-        let params = self.params(tuple.local.ip());
-        let ident = ConnIdentity {
-            id: self.conns.next_id(),
-            local: tuple.local,
-            remote: tuple.remote,
-            iss,
-        };
-        let mut conn = Connection::new(ident, Owner::SynQueue(l), params, &self.shared.cfg, now);
-        conn.ts_offset = self.ts_offset(tuple.local, tuple.remote);
-        {
-            let mut env = self.shared.env(now);
-            conn.irs = irs;
-            conn.rcv_nxt = irs + 1u32;
-            conn.apply_syn_options(&syn, &mut env);
-            // Our SYN-ACK is out: SND.NXT is past it, and its window was advertised.
-            conn.snd_nxt = iss + 1u32;
-            conn.snd_max = conn.snd_nxt;
-            conn.rcv_adv = conn.rcv_nxt + u32::from(params.recv_buffer.min(0xffff) as u16);
-            conn.snd_wl1 = irs;
-            conn.snd_wl2 = iss;
-            conn.state = TcpState::Listen;
-            conn.set_state(TcpState::SynReceived, &mut env);
-        }
-        self.listeners.half_open_added(l);
+        let mut conn = self.half_open(now, l, tuple, iss, &syn);
+        // Our SYN-ACK is out: SND.NXT is past it, and its window was advertised.
+        conn.snd_nxt = iss + 1u32;
+        conn.snd_max = conn.snd_nxt;
+        conn.rcv_adv = conn.rcv_nxt + u32::from(conn.recv.capacity().min(0xffff) as u16);
         self.shared.stats.syn_cookies_accepted += 1;
-        self.shared.stats.passive_opens += 1;
         let index = self.conns.insert(conn);
         // The echoed TSval carries the cookie's option bits, not a send time: no RTT sample
         // from it (the handshake's RTT is unknown after a stateless SYN-ACK).
