@@ -323,9 +323,9 @@ fn pacing_spreads_a_window_over_the_round_trip() {
     // Only the first segment leaves at once; the stack says when the next one may.
     let first = p.drain();
     assert_eq!(first.len(), 1);
-    // SRTT 50 ms, cwnd 10 · 1460 bytes, slow-start gain 2: a 1448-byte segment every
-    // 1448 · 50 ms / (2 · 14600) = 2.479452 ms.
-    let gap = Duration::from_nanos(2_479_452);
+    // SRTT 50 ms, cwnd 10 · 1448 bytes (the SMSS without the timestamp option), slow-start
+    // gain 2: a 1448-byte segment every 1448 · 50 ms / (2 · 14480) = 2.5 ms.
+    let gap = Duration::from_micros(2_500);
     assert_eq!(p.stack.poll_timeout(), Some(p.now() + gap));
     let start = p.now();
     let mut times = vec![first[0].at];

@@ -458,7 +458,16 @@ impl Connection {
     pub(crate) fn update_mss(&mut self) {
         let from_mtu = self.mtu.saturating_sub(self.header_overhead).max(64);
         self.mss = self.peer_mss.min(from_mtu).max(64);
-        self.cc.set_mss(u32::from(self.mss));
+        self.cc.set_mss(self.smss());
+    }
+
+    /// RFC 5681's SMSS: the payload of a full-sized segment, i.e. the MSS less the options
+    /// every segment carries (the 12-byte timestamp option once negotiated). Congestion
+    /// control and loss recovery count in it.
+    pub(crate) fn smss(&self) -> u32 {
+        u32::from(self.mss)
+            .saturating_sub(if self.ts_ok { 12 } else { 0 })
+            .max(1)
     }
 
     // ---- application calls ------------------------------------------------------------------

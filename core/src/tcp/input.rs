@@ -153,7 +153,7 @@ impl Connection {
         self.update_mss();
         self.cc = super::congestion::Congestion::new(
             env.cfg.congestion,
-            u32::from(self.mss),
+            self.smss(),
             env.cfg.initial_window,
         );
     }
@@ -440,7 +440,7 @@ impl Connection {
         if self.cc.in_sack_recovery() || self.snd_max == self.snd_una {
             return;
         }
-        let mss = u32::from(self.mss);
+        let mss = self.smss();
         if rack_lost || dupacks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, mss) {
             let flight = self.flight_size();
             if self

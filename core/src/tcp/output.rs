@@ -222,7 +222,7 @@ impl Connection {
         stats: &mut Stats,
         any_hole: bool,
     ) -> Option<OutSegment> {
-        let mss = u32::from(self.mss);
+        let mss = self.smss();
         if self.pipe().saturating_add(mss) > self.cc.window() {
             return None;
         }
@@ -245,7 +245,7 @@ impl Connection {
     /// RFC 6675 `SetPipe`, less what RACK has judged lost (RFC 8985 §6.3): the bytes still
     /// believed to be in the network.
     fn pipe(&self) -> u32 {
-        let mss = u32::from(self.mss);
+        let mss = self.smss();
         let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
         pipe.saturating_sub(self.rack.lost_bytes())
     }
@@ -328,7 +328,7 @@ impl Connection {
         if !recovering && !self.cc.in_recovery() {
             // Limited transmit (RFC 3042): one new segment for each of the first two
             // duplicate ACKs, within the peer's window.
-            let extra = self.cc.dupacks().min(2) * u32::from(self.mss);
+            let extra = self.cc.dupacks().min(2) * self.smss();
             cwnd = cwnd.saturating_add(extra);
         }
         let usable_cc = if probe {
