@@ -114,6 +114,11 @@ pub struct StackConfig {
     /// Total bytes the application may have queued for sending across all connections;
     /// beyond it `send` takes less (backpressure), never an allocation failure.
     pub max_send_memory: usize,
+    /// Total bytes held for receiving (in-order data not yet read plus out-of-order data)
+    /// across all connections. Beyond it no connection's window opens further and
+    /// out-of-order segments are dropped (`ReassemblyFull`); data inside windows already
+    /// advertised is still taken, so the bound is soft by at most those windows.
+    pub max_recv_memory: usize,
     /// Hop limit / TTL of outgoing packets.
     pub hop_limit: u8,
     /// Ephemeral port range for active opens (RFC 6335: 49152..=65535).
@@ -162,6 +167,7 @@ impl StackConfig {
             invalid_ack_interval: Duration::from_millis(500),
             rst_limit: 1000,
             max_send_memory: 1 << 30,
+            max_recv_memory: 1 << 30,
             hop_limit: 64,
             ephemeral_ports: (49152, 65535),
             verify_checksums: true,

@@ -83,6 +83,21 @@ pub(crate) struct Shared {
     pub rst_limiter: RateLimiter,
     /// Bytes queued for sending, all connections together.
     pub send_memory: usize,
+    /// Bytes held for receiving (unread and out-of-order), all connections together.
+    pub recv_memory: usize,
+}
+
+impl Shared {
+    /// Receive memory still free under `max_recv_memory`.
+    fn recv_budget(&self) -> usize {
+        self.cfg.max_recv_memory.saturating_sub(self.recv_memory)
+    }
+
+    /// Moves the stack-wide totals by what one connection's holdings changed.
+    fn account(&mut self, before: (usize, usize), after: (usize, usize)) {
+        self.send_memory = (self.send_memory + after.0).saturating_sub(before.0);
+        self.recv_memory = (self.recv_memory + after.1).saturating_sub(before.1);
+    }
 }
 
 impl Shared {
@@ -194,6 +209,7 @@ impl Stack {
                 control: VecDeque::new(),
                 rst_limiter: RateLimiter::default(),
                 send_memory: 0,
+                recv_memory: 0,
             },
         })
     }
@@ -385,10 +401,13 @@ impl Stack {
             .conns
             .get_mut(index)
             .ok_or(RecvError::InvalidConnection)?;
+        let before = conn.memory();
         let r = conn.recv(buf);
+        let after = conn.memory();
         if conn.ack_now {
             self.mark_ready(index);
         }
+        self.shared.account(before, after);
         r
     }
 
@@ -492,8 +511,12 @@ impl Stack {
             return Some(self.emit_control(&c, buf));
         }
         while let Some(&index) = self.ready.front() {
+            let budget = self.shared.recv_budget();
             let seg = match self.conns.get_mut(index) {
-                Some(conn) => conn.poll_segment(now, &self.shared.cfg, &mut self.shared.stats),
+                Some(conn) => {
+                    conn.recv_budget = budget;
+                    conn.poll_segment(now, &self.shared.cfg, &mut self.shared.stats)
+                }
                 None => None,
             };
             match seg {
@@ -541,12 +564,14 @@ impl Stack {
         index: u32,
         f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
     ) -> Option<R> {
+        let budget = self.shared.recv_budget();
         let conn = self.conns.get_mut(index)?;
-        let before = conn.send.len();
+        conn.recv_budget = budget;
+        let before = conn.memory();
         let mut env = self.shared.env(now);
         let r = f(conn, &mut env);
-        let after = conn.send.len();
-        self.shared.send_memory = (self.shared.send_memory + after).saturating_sub(before);
+        let after = conn.memory();
+        self.shared.account(before, after);
         self.settle(now, index);
         Some(r)
     }
@@ -593,13 +618,13 @@ impl Stack {
             match conn.owner {
                 Owner::SynQueue(l) => {
                     self.listeners.half_open_gone(l);
-                    self.conns.remove(index);
+                    self.release(index);
                 }
                 Owner::AcceptQueue(l) => {
                     self.listeners.forget(l, id);
-                    self.conns.remove(index);
+                    self.release(index);
                 }
-                Owner::Orphan => self.conns.remove(index),
+                Owner::Orphan => self.release(index),
                 // A tombstone keeps the sticky error until the application releases it; its
                 // 4-tuple is free for new connections. Its timers are off: drop its heap entry
                 // so that `poll_timeout` does not report a deadline with nothing to do.
@@ -614,6 +639,15 @@ impl Stack {
         if requeue {
             self.mark_ready(index);
         }
+    }
+
+    /// Frees a finished connection's slot, and what it still held from the stack-wide totals.
+    fn release(&mut self, index: u32) {
+        if let Some(conn) = self.conns.get(index) {
+            let held = conn.memory();
+            self.shared.account(held, (0, 0));
+        }
+        self.conns.remove(index);
     }
 
     /// End of every public call: drop stale timer entries so `poll_timeout` is exact.

@@ -534,3 +534,19 @@ fn stack_wide_send_memory_is_backpressure() {
         Err(sanstcp::SendError::WouldBlock)
     );
 }
+
+#[test]
+fn stack_wide_receive_memory_bounds_reassembly() {
+    let mut p = Peer::with(|c| c.max_recv_memory = 3000);
+    let (_l, c) = p.passive_open();
+    // 2000 bytes in order, not read: 1000 bytes of the stack-wide budget are left.
+    assert_eq!(p.send(ACK, 1, 1, &[1; 2000]), Input::Accepted);
+    // An out-of-order segment larger than that is dropped and counted.
+    let r = p.send(ACK, 3001, 1, &[3; 1460]);
+    assert_eq!(r, Input::Dropped(DropReason::ReassemblyFull));
+    // Reading frees the budget; the same segment is then kept for reassembly.
+    let mut buf = [0u8; 4096];
+    assert_eq!(p.stack.recv(c, &mut buf), Ok(2000));
+    assert_eq!(p.send(ACK, 3001, 1, &[3; 1460]), Input::Accepted);
+    assert_eq!(p.info(c).reassembly_queued, 1460);
+}

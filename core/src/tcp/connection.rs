@@ -235,6 +235,9 @@ pub struct Connection {
     pub(crate) readable_notified: bool,
     pub(crate) writable_wanted: bool,
     pub(crate) soft_error: Option<(u8, u8)>,
+    /// Receive memory the stack can still give this connection (set by the stack before
+    /// every call; bounds window growth and reassembly).
+    pub(crate) recv_budget: usize,
     /// Per-connection challenge-ACK limiter (RFC 5961 §7).
     pub(crate) challenge: RateLimiter,
     /// When we last answered an out-of-window pure ACK.
@@ -343,6 +346,7 @@ impl Connection {
             readable_notified: false,
             writable_wanted: false,
             soft_error: None,
+            recv_budget: usize::MAX,
             challenge: RateLimiter::default(),
             last_invalid_ack: None,
             retransmits: 0,
@@ -452,6 +456,11 @@ impl Connection {
     /// Our TSval clock: milliseconds plus the connection's offset (RFC 7323 §5.4).
     pub(crate) fn ts_val(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Bytes held (send queue, and receive queue plus reassembly), for the stack-wide limits.
+    pub(crate) fn memory(&self) -> (usize, usize) {
+        (self.send.len(), self.recv.len() + self.reasm.len())
     }
 
     /// Recomputes the send MSS from the peer's MSS option and the path MTU.

@@ -643,7 +643,13 @@ impl Connection {
                     self.dup_acks_owed = self.dup_acks_owed.saturating_add(1).min(64);
                 }
                 self.ack_now = true;
-                match self.reasm.insert(self.rcv_nxt, seq, payload) {
+                let outcome = if payload.len() > self.recv_budget {
+                    // The stack-wide receive memory is spent.
+                    InsertOutcome::Full
+                } else {
+                    self.reasm.insert(self.rcv_nxt, seq, payload)
+                };
+                match outcome {
                     InsertOutcome::Full => result = Err((DropReason::ReassemblyFull, None)),
                     InsertOutcome::Stored => self.last_ooo = Some(seq),
                     InsertOutcome::Duplicate if self.sack_ok => {

@@ -481,7 +481,7 @@ impl Connection {
     /// right edge already advertised, with receiver-side SWS avoidance (RFC 1122 §4.2.3.3).
     pub(crate) fn window_field(&self) -> u16 {
         let shift = if self.wscale_ok { self.rcv_wscale } else { 0 };
-        let free = self.recv.free() as u32;
+        let free = self.recv.free().min(self.recv_budget) as u32;
         let current = self.rcv_adv.since(self.rcv_nxt);
         let threshold = (self.recv.capacity() as u32 / 2).min(u32::from(self.local_mss));
         let wnd = if free >= current + threshold || free == self.recv.capacity() as u32 {
