@@ -101,8 +101,9 @@ pub struct StackConfig {
     pub initial_window: u32,
     /// Challenge ACKs sent per second, stack-wide (RFC 5961 §7).
     pub challenge_ack_limit: u32,
-    /// Challenge ACKs sent per second by one connection (RFC 5961 §7 leaves the limit to
-    /// the implementation; this bounds what one attacked connection can cost).
+    /// Challenge ACKs (and RSTs for unacceptable ACKs in SYN-SENT/SYN-RECEIVED) sent per
+    /// second by one connection (RFC 5961 §7 leaves the limit to the implementation; this
+    /// bounds what one attacked connection can cost).
     pub challenge_ack_per_conn_limit: u32,
     /// The least time between two ACKs a connection sends in answer to out-of-window pure
     /// ACKs or PAWS failures, so that two confused ends cannot ping-pong ACKs forever

@@ -809,7 +809,19 @@ impl Stack {
             Ok(()) => Ok(()),
             Err((reason, reply)) => {
                 if let Some(Reply::Rst { seq }) = reply {
-                    self.queue_rst(tuple, seq, None);
+                    // RSTs a connection sends for bad ACKs are limited per connection too, with
+                    // the challenge-ACK allowance (and then stack-wide in `queue_rst`).
+                    let (now, limit) =
+                        (self.last_now, self.shared.cfg.challenge_ack_per_conn_limit);
+                    let allowed = self
+                        .conns
+                        .get_mut(index)
+                        .is_some_and(|c| c.challenge.allow(now, limit));
+                    if allowed {
+                        self.queue_rst(tuple, seq, None);
+                    } else {
+                        self.shared.stats.resets_suppressed += 1;
+                    }
                 }
                 Err(reason)
             }
