@@ -64,23 +64,11 @@ pub struct ArpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(ArpPacket);
+
 impl<T: AsRef<[u8]>> ArpPacket<T> {
     /// Length of the fixed part preceding the addresses.
     pub const FIXED_LEN: usize = offs::SHA;
-
-    /// Wraps a buffer without checking it. Accessors on a short buffer return
-    /// zeros / empty slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> ArpPacket<T> {
-        ArpPacket { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds the fixed part and all
-    /// four addresses as sized by the length fields.
-    pub fn new_checked(buffer: T) -> Result<ArpPacket<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks the buffer length against the address length fields.
     pub fn check_len(&self) -> Result<()> {
@@ -97,11 +85,6 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         let h = usize::from(self.hardware_len());
         let p = usize::from(self.protocol_len());
         Self::FIXED_LEN + 2 * (h + p)
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Hardware type (1 for Ethernet).

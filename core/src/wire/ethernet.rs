@@ -93,22 +93,11 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(EthernetFrame);
+
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Length of the Ethernet II header.
     pub const HEADER_LEN: usize = offs::PAYLOAD;
-
-    /// Wraps a buffer without checking its length. Accessors on a short
-    /// buffer return zeros / empty slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> EthernetFrame<T> {
-        EthernetFrame { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds a whole header.
-    pub fn new_checked(buffer: T) -> Result<EthernetFrame<T>> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
 
     /// Checks that the buffer holds at least the 14-byte header.
     pub fn check_len(&self) -> Result<()> {
@@ -117,11 +106,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Total frame length for a payload of `payload_len` bytes.

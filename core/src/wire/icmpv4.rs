@@ -76,11 +76,7 @@ pub mod time_exceeded_code {
 }
 
 mod offs {
-    pub(super) const TYPE: usize = 0;
-    pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: usize = 2;
     pub(super) const ECHO_IDENT: usize = 4;
-    pub(super) const ECHO_SEQ: usize = 6;
     pub(super) const NEXT_HOP_MTU: usize = 6;
     pub(super) const DATA: usize = 8;
 }
@@ -91,22 +87,12 @@ pub struct Icmpv4Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(Icmpv4Packet);
+super::icmp_header_fields!(Icmpv4Packet);
+
 impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
     /// Length of the header (type, code, checksum, rest of header).
     pub const HEADER_LEN: usize = offs::DATA;
-
-    /// Wraps a buffer without checking it. Accessors on a short buffer return
-    /// zeros / empty slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> Icmpv4Packet<T> {
-        Icmpv4Packet { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds the 8-byte header.
-    pub fn new_checked(buffer: T) -> Result<Icmpv4Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks that the buffer holds the 8-byte header.
     pub fn check_len(&self) -> Result<()> {
@@ -115,36 +101,6 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// Message type (see [`msg_type`]).
-    pub fn msg_type(&self) -> u8 {
-        field::u8_at(self.buffer.as_ref(), offs::TYPE)
-    }
-
-    /// Message code.
-    pub fn msg_code(&self) -> u8 {
-        field::u8_at(self.buffer.as_ref(), offs::CODE)
-    }
-
-    /// Checksum field.
-    pub fn checksum(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::CHECKSUM)
-    }
-
-    /// Echo identifier (echo messages).
-    pub fn echo_ident(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::ECHO_IDENT)
-    }
-
-    /// Echo sequence number (echo messages).
-    pub fn echo_seq_no(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::ECHO_SEQ)
     }
 
     /// Next-hop MTU (Destination Unreachable, code 4; RFC 1191 §4).
@@ -164,34 +120,9 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
-    /// Sets the message type.
-    pub fn set_msg_type(&mut self, value: u8) {
-        field::set_u8(self.buffer.as_mut(), offs::TYPE, value);
-    }
-
-    /// Sets the message code.
-    pub fn set_msg_code(&mut self, value: u8) {
-        field::set_u8(self.buffer.as_mut(), offs::CODE, value);
-    }
-
-    /// Sets the checksum field.
-    pub fn set_checksum(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::CHECKSUM, value);
-    }
-
     /// Sets the 4-byte "rest of header" field.
     pub fn set_rest_of_header(&mut self, value: u32) {
         field::set_u32(self.buffer.as_mut(), offs::ECHO_IDENT, value);
-    }
-
-    /// Sets the echo identifier.
-    pub fn set_echo_ident(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::ECHO_IDENT, value);
-    }
-
-    /// Sets the echo sequence number.
-    pub fn set_echo_seq_no(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::ECHO_SEQ, value);
     }
 
     /// Sets the next-hop MTU.

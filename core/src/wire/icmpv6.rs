@@ -62,11 +62,7 @@ pub mod time_exceeded_code {
 }
 
 mod offs {
-    pub(super) const TYPE: usize = 0;
-    pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: usize = 2;
     pub(super) const BODY: usize = 4;
-    pub(super) const ECHO_SEQ: usize = 6;
     pub(super) const DATA: usize = 8;
 }
 
@@ -76,22 +72,12 @@ pub struct Icmpv6Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(Icmpv6Packet);
+super::icmp_header_fields!(Icmpv6Packet);
+
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// Length of the type/code/checksum header (RFC 4443 §2.1).
     pub const HEADER_LEN: usize = offs::BODY;
-
-    /// Wraps a buffer without checking it. Accessors on a short buffer return
-    /// zeros / empty slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> Icmpv6Packet<T> {
-        Icmpv6Packet { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds the 4-byte header.
-    pub fn new_checked(buffer: T) -> Result<Icmpv6Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks that the buffer holds the 4-byte header.
     pub fn check_len(&self) -> Result<()> {
@@ -100,36 +86,6 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// Message type (see [`msg_type`] and [`ndp::msg_type`]).
-    pub fn msg_type(&self) -> u8 {
-        field::u8_at(self.buffer.as_ref(), offs::TYPE)
-    }
-
-    /// Message code.
-    pub fn msg_code(&self) -> u8 {
-        field::u8_at(self.buffer.as_ref(), offs::CODE)
-    }
-
-    /// Checksum field.
-    pub fn checksum(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::CHECKSUM)
-    }
-
-    /// Echo identifier (echo messages).
-    pub fn echo_ident(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::BODY)
-    }
-
-    /// Echo sequence number (echo messages).
-    pub fn echo_seq_no(&self) -> u16 {
-        field::u16_at(self.buffer.as_ref(), offs::ECHO_SEQ)
     }
 
     /// MTU (Packet Too Big, RFC 4443 §3.2).
@@ -169,34 +125,9 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
-    /// Sets the message type.
-    pub fn set_msg_type(&mut self, value: u8) {
-        field::set_u8(self.buffer.as_mut(), offs::TYPE, value);
-    }
-
-    /// Sets the message code.
-    pub fn set_msg_code(&mut self, value: u8) {
-        field::set_u8(self.buffer.as_mut(), offs::CODE, value);
-    }
-
-    /// Sets the checksum field.
-    pub fn set_checksum(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::CHECKSUM, value);
-    }
-
     /// Sets the first four body bytes (MTU, pointer, or ident/seq).
     pub fn set_body_word(&mut self, value: u32) {
         field::set_u32(self.buffer.as_mut(), offs::BODY, value);
-    }
-
-    /// Sets the echo identifier.
-    pub fn set_echo_ident(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::BODY, value);
-    }
-
-    /// Sets the echo sequence number.
-    pub fn set_echo_seq_no(&mut self, value: u16) {
-        field::set_u16(self.buffer.as_mut(), offs::ECHO_SEQ, value);
     }
 
     /// The mutable bytes after the first 8.

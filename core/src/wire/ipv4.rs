@@ -51,22 +51,11 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(Ipv4Packet);
+
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Length of a header without options.
     pub const MIN_HEADER_LEN: usize = offs::OPTIONS;
-
-    /// Wraps a buffer without checking it. Accessors on a short or
-    /// inconsistent buffer return zeros / clamped slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> Ipv4Packet<T> {
-        Ipv4Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Ipv4Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks that the buffer holds the fixed header, that IHL is at least 5
     /// and within the buffer, and that Total Length covers the header and
@@ -92,11 +81,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn buf(&self) -> &[u8] {

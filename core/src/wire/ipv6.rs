@@ -37,22 +37,11 @@ pub struct Ipv6Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(Ipv6Packet);
+
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Length of the fixed header.
     pub const HEADER_LEN: usize = offs::PAYLOAD;
-
-    /// Wraps a buffer without checking it. Accessors on a short buffer return
-    /// zeros / clamped slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> Ipv6Packet<T> {
-        Ipv6Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Ipv6Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks that the buffer holds the fixed header and the Payload Length
     /// bytes that follow it (RFC 8200 §3). Jumbograms (RFC 2675) are not
@@ -64,11 +53,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn buf(&self) -> &[u8] {

@@ -11,6 +11,85 @@
 //! Parsers only ever read within bounds they have checked first; arbitrary
 //! input yields a [`WireError`], never a panic.
 
+/// Wrapping and unwrapping, the same for every zero-copy view: `new_unchecked`,
+/// `new_checked` (which runs the view's own `check_len`) and `into_inner`.
+macro_rules! view_wrapping {
+    ($view:ident) => {
+        impl<T: AsRef<[u8]>> $view<T> {
+            /// Wraps a buffer without checking it. Accessors on a short buffer return zeros /
+            /// empty slices instead of panicking.
+            pub const fn new_unchecked(buffer: T) -> $view<T> {
+                $view { buffer }
+            }
+
+            /// Wraps a buffer after checking its length (see `check_len`).
+            pub fn new_checked(buffer: T) -> Result<$view<T>> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            /// Consumes the view and returns the buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
+pub(crate) use view_wrapping;
+
+/// The header fields ICMPv4 (RFC 792) and ICMPv6 (RFC 4443 §2.1, §4) share at the same
+/// offsets: type, code, checksum, and the echo identifier and sequence number.
+macro_rules! icmp_header_fields {
+    ($view:ident) => {
+        impl<T: AsRef<[u8]>> $view<T> {
+            /// Message type.
+            pub fn msg_type(&self) -> u8 {
+                super::field::u8_at(self.buffer.as_ref(), 0)
+            }
+            /// Message code.
+            pub fn msg_code(&self) -> u8 {
+                super::field::u8_at(self.buffer.as_ref(), 1)
+            }
+            /// Checksum field.
+            pub fn checksum(&self) -> u16 {
+                super::field::u16_at(self.buffer.as_ref(), 2)
+            }
+            /// Echo identifier (echo messages).
+            pub fn echo_ident(&self) -> u16 {
+                super::field::u16_at(self.buffer.as_ref(), 4)
+            }
+            /// Echo sequence number (echo messages).
+            pub fn echo_seq_no(&self) -> u16 {
+                super::field::u16_at(self.buffer.as_ref(), 6)
+            }
+        }
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $view<T> {
+            /// Sets the message type.
+            pub fn set_msg_type(&mut self, value: u8) {
+                super::field::set_u8(self.buffer.as_mut(), 0, value);
+            }
+            /// Sets the message code.
+            pub fn set_msg_code(&mut self, value: u8) {
+                super::field::set_u8(self.buffer.as_mut(), 1, value);
+            }
+            /// Sets the checksum field.
+            pub fn set_checksum(&mut self, value: u16) {
+                super::field::set_u16(self.buffer.as_mut(), 2, value);
+            }
+            /// Sets the echo identifier.
+            pub fn set_echo_ident(&mut self, value: u16) {
+                super::field::set_u16(self.buffer.as_mut(), 4, value);
+            }
+            /// Sets the echo sequence number.
+            pub fn set_echo_seq_no(&mut self, value: u16) {
+                super::field::set_u16(self.buffer.as_mut(), 6, value);
+            }
+        }
+    };
+}
+pub(crate) use icmp_header_fields;
+
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;

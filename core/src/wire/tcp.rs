@@ -382,22 +382,11 @@ pub struct TcpPacket<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+super::view_wrapping!(TcpPacket);
+
 impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// Length of a header without options.
     pub const MIN_HEADER_LEN: usize = offs::OPTIONS;
-
-    /// Wraps a buffer without checking it. Accessors on a short or
-    /// inconsistent buffer return zeros / clamped slices instead of panicking.
-    pub const fn new_unchecked(buffer: T) -> TcpPacket<T> {
-        TcpPacket { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<TcpPacket<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
 
     /// Checks that the buffer holds the fixed header
     /// ([`WireError::Truncated`]) and that the data offset is at least 5
@@ -412,11 +401,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
             return Err(WireError::Malformed);
         }
         Ok(())
-    }
-
-    /// Consumes the view and returns the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn buf(&self) -> &[u8] {
