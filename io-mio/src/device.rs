@@ -206,6 +206,12 @@ impl AsRawFd for TapDevice {
     }
 }
 
+impl std::os::fd::AsFd for TapDevice {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
 impl mio::event::Source for TapDevice {
     fn register(
         &mut self,
