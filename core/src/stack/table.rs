@@ -28,6 +28,18 @@ struct Slot {
     linked: bool,
 }
 
+/// What [`ConnTable`] found at the top of its timer heap.
+enum Top {
+    /// The heap is empty.
+    Empty,
+    /// The top entry is a connection's true next deadline, not yet due.
+    Exact,
+    /// The top entry is due: this connection's timers run now.
+    Due(u32),
+    /// The top entry was stale and has been dropped or moved; look again.
+    Moved,
+}
+
 /// Connections by slot index and by 4-tuple, with their timers.
 #[derive(Debug)]
 pub(crate) struct ConnTable {
@@ -165,7 +177,10 @@ impl ConnTable {
         (slot.generation == id.generation && slot.conn.is_some()).then_some(id.index)
     }
 
-    /// Puts the connection's next deadline on the heap if it changed.
+    /// Keeps the heap's entry for a connection at or before its next deadline. A deadline
+    /// that moves later (the RTO after every ACK) costs nothing here: the early entry stays,
+    /// and is moved when it reaches the top of the heap ([`ConnTable::prune`],
+    /// [`ConnTable::pop_due`]). Only a deadline earlier than the entry pushes a new one.
     pub fn reschedule(&mut self, index: u32) {
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return;
@@ -174,30 +189,58 @@ impl ConnTable {
         let Some(conn) = slot.conn.as_mut() else {
             return;
         };
-        let deadline = conn.next_deadline();
-        if deadline != conn.scheduled {
-            conn.scheduled = deadline;
-            if let Some(d) = deadline {
-                self.timers.push(Reverse((d, index, generation)));
-            }
+        let Some(deadline) = conn.next_deadline() else {
+            return;
+        };
+        if conn.scheduled.is_none_or(|s| deadline < s) {
+            conn.scheduled = Some(deadline);
+            self.timers.push(Reverse((deadline, index, generation)));
         }
     }
 
-    /// Pops the next timer entry due at or before `now` that is still current.
-    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
-        while let Some(&Reverse((d, index, generation))) = self.timers.peek() {
-            if d > now {
-                return None;
-            }
-            self.timers.pop();
-            if self.is_current(d, index, generation) {
+    /// Looks at the top entry: due by `now` for real, exact and not due, or stale (dropped,
+    /// or moved to the connection's true, later deadline).
+    fn settle_top(&mut self, now: Option<Instant>) -> Top {
+        let Some(&Reverse((d, index, generation))) = self.timers.peek() else {
+            return Top::Empty;
+        };
+        let current = self.is_current(d, index, generation);
+        let actual = if current {
+            self.get(index).and_then(Connection::next_deadline)
+        } else {
+            None
+        };
+        if current && actual == Some(d) {
+            if now.is_some_and(|n| d <= n) {
+                self.timers.pop();
                 if let Some(conn) = self.get_mut(index) {
                     conn.scheduled = None;
                 }
-                return Some(index);
+                return Top::Due(index);
+            }
+            return Top::Exact;
+        }
+        self.timers.pop();
+        if current {
+            if let Some(conn) = self.get_mut(index) {
+                conn.scheduled = actual;
+            }
+            if let Some(a) = actual {
+                self.timers.push(Reverse((a, index, generation)));
             }
         }
-        None
+        Top::Moved
+    }
+
+    /// Pops the next connection whose timers are due at or before `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
+        loop {
+            match self.settle_top(Some(now)) {
+                Top::Moved => continue,
+                Top::Due(index) => return Some(index),
+                Top::Empty | Top::Exact => return None,
+            }
+        }
     }
 
     fn is_current(&self, d: Instant, index: u32, generation: u32) -> bool {
@@ -207,14 +250,9 @@ impl ConnTable {
         slot.generation == generation && slot.conn.as_ref().is_some_and(|c| c.scheduled == Some(d))
     }
 
-    /// Drops stale entries from the top of the heap so that `next_deadline` is exact.
+    /// Settles the top of the heap so that [`ConnTable::next_deadline`] is exact.
     pub fn prune(&mut self) {
-        while let Some(&Reverse((d, index, generation))) = self.timers.peek() {
-            if self.is_current(d, index, generation) {
-                return;
-            }
-            self.timers.pop();
-        }
+        while let Top::Moved = self.settle_top(None) {}
     }
 
     /// The earliest timer deadline (exact after [`ConnTable::prune`]).
