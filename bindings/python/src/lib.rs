@@ -24,9 +24,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use sanstcp::link::{Interface as CoreInterface, LinkConfig, LinkInput};
 use sanstcp::wire::EthernetAddress;
 use sanstcp::{
-    CloseReason, CongestionAlgorithm, ConnId, ConnInfo, ConnectError, ConnectOptions, Event, Input,
-    Instant, ListenError, ListenOptions, ListenerId, RecvError, SendError, Stack, StackConfig,
-    StateError,
+    CloseReason, CongestionAlgorithm, ConnId, ConnInfo, ConnectOptions, Event, Input, Instant,
+    ListenOptions, ListenerId, RecvError, SendError, Stack, StackConfig,
 };
 
 mod buffer;
@@ -96,54 +95,22 @@ fn error(py: Python<'_>, kind: &str, message: impl ToString) -> PyErr {
     }
 }
 
-fn connect_error(py: Python<'_>, e: ConnectError) -> PyErr {
-    let kind = match e {
-        ConnectError::BadRemote => "invalid_argument",
-        ConnectError::NoLocalAddress | ConnectError::AddressNotLocal => "address_not_available",
-        ConnectError::AddressInUse => "address_in_use",
-        _ => "resource_exhausted",
-    };
-    error(py, kind, e)
-}
-
-fn listen_error(py: Python<'_>, e: ListenError) -> PyErr {
-    let kind = match e {
-        ListenError::AddressNotLocal => "address_not_available",
-        ListenError::AddressInUse => "address_in_use",
+/// The exception for a core error: every core error converts to an `io::Error` of the
+/// matching kind, and the kind picks the class in `sanstcp._errors`.
+fn core_error<E: Into<std::io::Error> + std::fmt::Display + Copy>(py: Python<'_>, e: E) -> PyErr {
+    use std::io::ErrorKind as K;
+    let kind = match e.into().kind() {
+        K::NotFound => "invalid_connection",
+        K::BrokenPipe => "broken_pipe",
+        K::ConnectionReset => "reset",
+        K::TimedOut => "timed_out",
+        K::ConnectionRefused => "refused",
+        K::ConnectionAborted => "aborted",
+        K::NotConnected => "not_connected",
+        K::AddrInUse => "address_in_use",
+        K::AddrNotAvailable => "address_not_available",
+        K::OutOfMemory => "resource_exhausted",
         _ => "invalid_argument",
-    };
-    error(py, kind, e)
-}
-
-fn send_error(py: Python<'_>, e: SendError) -> PyErr {
-    let kind = match e {
-        SendError::InvalidConnection => "invalid_connection",
-        SendError::Closed => "broken_pipe",
-        SendError::Reset => "reset",
-        SendError::TimedOut => "timed_out",
-        SendError::Refused => "refused",
-        _ => "aborted",
-    };
-    error(py, kind, e)
-}
-
-fn recv_error(py: Python<'_>, e: RecvError) -> PyErr {
-    let kind = match e {
-        RecvError::InvalidConnection => "invalid_connection",
-        RecvError::Reset => "reset",
-        RecvError::TimedOut => "timed_out",
-        RecvError::Refused => "refused",
-        RecvError::NotConnected => "not_connected",
-        _ => "aborted",
-    };
-    error(py, kind, e)
-}
-
-fn state_error(py: Python<'_>, e: StateError) -> PyErr {
-    let kind = match e {
-        StateError::InvalidConnection => "invalid_connection",
-        StateError::AlreadyShutdown => "broken_pipe",
-        _ => "not_connected",
     };
     error(py, kind, e)
 }
@@ -901,7 +868,7 @@ impl PyStack {
         core(&mut self.stack)
             .listen(local, opts)
             .map(|l| PyListenerId(l.to_raw()))
-            .map_err(|e| listen_error(py, e))
+            .map_err(|e| core_error(py, e))
     }
 
     /// The next established connection from the listener's accept queue, or `None`.
@@ -941,7 +908,7 @@ impl PyStack {
         core(&mut self.stack)
             .connect(now, remote, opts)
             .map(|c| PyConnId(c.to_raw()))
-            .map_err(|e| connect_error(py, e))
+            .map_err(|e| core_error(py, e))
     }
 
     /// Processes one IP packet (`bytes`, `bytearray`, `memoryview` or any contiguous
@@ -1019,7 +986,7 @@ impl PyStack {
         match buffer::with_bytes(data, |bytes| stack.send(conn.id(), bytes))? {
             Ok(n) => Ok(n),
             Err(SendError::WouldBlock) => Ok(0),
-            Err(e) => Err(send_error(py, e)),
+            Err(e) => Err(core_error(py, e)),
         }
     }
 
@@ -1036,7 +1003,7 @@ impl PyStack {
         match core(&mut self.stack).recv(conn.id(), &mut scratch) {
             Ok(n) => Ok(Some(PyBytes::new(py, &scratch[..n]))),
             Err(RecvError::WouldBlock) | Err(RecvError::NotConnected) => Ok(None),
-            Err(e) => Err(recv_error(py, e)),
+            Err(e) => Err(core_error(py, e)),
         }
     }
 
@@ -1044,7 +1011,7 @@ impl PyStack {
     fn shutdown(&mut self, py: Python<'_>, conn: PyConnId) -> PyResult<()> {
         core(&mut self.stack)
             .shutdown(conn.id())
-            .map_err(|e| state_error(py, e))
+            .map_err(|e| core_error(py, e))
     }
 
     /// Graceful close; the stack finishes it (unread data turns it into a reset). The id is
@@ -1062,7 +1029,7 @@ impl PyStack {
     fn set_nodelay(&mut self, py: Python<'_>, conn: PyConnId, nodelay: bool) -> PyResult<()> {
         core(&mut self.stack)
             .set_nodelay(conn.id(), nodelay)
-            .map_err(|e| state_error(py, e))
+            .map_err(|e| core_error(py, e))
     }
 
     /// Keep-alive with `idle` seconds of idle time, or off with `None`.
@@ -1070,7 +1037,7 @@ impl PyStack {
         let idle = idle.map(|s| duration(s, "idle")).transpose()?;
         core(&mut self.stack)
             .set_keepalive(conn.id(), idle)
-            .map_err(|e| state_error(py, e))
+            .map_err(|e| core_error(py, e))
     }
 
     /// A snapshot of the connection, or `None` for a stale id.
