@@ -198,6 +198,20 @@ impl TapDevice {
         }
         Ok(())
     }
+
+    /// Writes `buf` as it is in one call: with `vnet_hdr`, a `virtio_net_hdr` followed by the
+    /// frame (see [`crate::offload::Coalescer`]); without, the frame alone.
+    /// `WouldBlock` when the device cannot take it now.
+    pub fn send_raw(&self, buf: &[u8]) -> io::Result<()> {
+        let n = (&self.file).write(buf)?;
+        if n != buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write to {}: {n} of {} bytes", self.name, buf.len()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl AsRawFd for TapDevice {

@@ -6,6 +6,9 @@
 //! stack wants ordinary frames: [`Offload::split`] completes checksums and segments, as
 //! the NIC would have.
 //!
+//! The send side is the reverse: [`Coalescer`] merges runs of TCP segments the stack sends
+//! into super-frames with a header asking the kernel for segmentation and checksum offload.
+//!
 //! The `virtio_net_hdr` (virtio 1.x §5.1.6, legacy layout, little-endian on the
 //! little-endian machines Linux's TAP driver defaults to; 10 bytes):
 //! `flags: u8, gso_type: u8, hdr_len: u16, gso_size: u16, csum_start: u16, csum_offset: u16`.
@@ -305,6 +308,282 @@ impl Headers {
     }
 }
 
+/// Largest IP datagram a super-frame may stand for (the IPv4 total length field).
+const MAX_IP_LEN: usize = 65_535;
+/// TCP PSH.
+const PSH: u8 = 0x08;
+/// TCP ACK.
+const ACK: u8 = 0x10;
+
+/// The layout of a batch that is still open for more segments.
+#[derive(Debug, Clone, Copy)]
+struct Batch {
+    v6: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    /// Offset of the TCP header in the frame.
+    tcp: usize,
+    /// Length of all headers (Ethernet + IP + TCP).
+    total: usize,
+    /// Payload bytes of the first segment: every segment but the last has as many.
+    mss: usize,
+    /// Sequence number the next segment must carry.
+    next_seq: u32,
+    /// A short or PSH segment ended the batch: nothing more may follow.
+    closed: bool,
+    /// The last segment carries PSH.
+    psh: bool,
+}
+
+/// The send side of segmentation offload: merges consecutive TCP segments the stack sends
+/// into one super-frame with a `virtio_net_hdr` asking the kernel for TSO (`gso_type`
+/// TCPv4 / TCPv6, `gso_size` the segment payload) and checksum offload.
+///
+/// Segments merge only when the kernel would cut the super-frame back into exactly them:
+/// the kernel copies the first segment's headers to every segment (advancing the sequence
+/// number and the IPv4 identification, fixing lengths and checksums, keeping PSH and FIN on
+/// the last only), so all headers must be byte-for-byte equal except for the sequence
+/// number, the checksums, the IPv4 identification and the IP lengths; flags only ACK (and
+/// PSH, which ends a batch); sequence numbers contiguous; payloads all of the first one's
+/// size except the last, which may be shorter (and ends the batch).
+///
+/// Every frame goes through [`Coalescer::push`]; [`Coalescer::finish`] hands out what was
+/// collected, `virtio_net_hdr` first, ready for one `write(2)`. A frame that cannot merge
+/// leaves the batch as a single frame with an all-zero header.
+#[derive(Debug)]
+pub struct Coalescer {
+    /// The `virtio_net_hdr` (filled by `finish`) and the frame.
+    buf: Vec<u8>,
+    /// Segments in `buf` (0: empty).
+    segments: usize,
+    /// Set while more segments may be appended.
+    batch: Option<Batch>,
+    /// Largest Ethernet frame (without `virtio_net_hdr`) a super-frame may grow to.
+    max_frame: usize,
+}
+
+impl Default for Coalescer {
+    fn default() -> Coalescer {
+        Coalescer::new()
+    }
+}
+
+impl Coalescer {
+    /// A coalescer for super-frames of up to 64 KiB of IP datagram.
+    pub fn new() -> Coalescer {
+        Coalescer::with_max_frame(ETH_LEN + MAX_IP_LEN)
+    }
+
+    /// A coalescer whose super-frames stay within `max_frame` bytes of Ethernet frame
+    /// (capped at 14 + 65,535).
+    pub fn with_max_frame(max_frame: usize) -> Coalescer {
+        Coalescer {
+            buf: Vec::new(),
+            segments: 0,
+            batch: None,
+            max_frame: max_frame.min(ETH_LEN + MAX_IP_LEN),
+        }
+    }
+
+    /// Nothing is collected.
+    pub fn is_empty(&self) -> bool {
+        self.segments == 0
+    }
+
+    /// Frames collected so far.
+    pub fn len(&self) -> usize {
+        self.segments
+    }
+
+    /// Adds `frame` (a plain Ethernet frame): it starts the batch when the coalescer is
+    /// empty, or merges into it. `false`: it does not merge, and the caller must
+    /// [`finish`](Coalescer::finish) the batch first and push the frame again.
+    pub fn push(&mut self, frame: &[u8]) -> bool {
+        if self.segments == 0 {
+            self.start(frame);
+            return true;
+        }
+        let Some(mut b) = self.batch else {
+            return false;
+        };
+        if b.closed || frame.len() <= b.total {
+            return false;
+        }
+        let payload = frame.len() - b.total;
+        if payload > b.mss || self.buf.len() - VNET_HDR_LEN + payload > self.max_frame {
+            return false;
+        }
+        let first = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + b.total];
+        if !same_headers(first, &frame[..b.total], b.v6, b.tcp) || !ip_len_matches(frame, b.v6) {
+            return false;
+        }
+        let seq = u32::from_be_bytes([
+            frame[b.tcp + 4],
+            frame[b.tcp + 5],
+            frame[b.tcp + 6],
+            frame[b.tcp + 7],
+        ]);
+        if seq != b.next_seq {
+            return false;
+        }
+        let psh = frame[b.tcp + 13] & PSH != 0;
+        self.buf.extend_from_slice(&frame[b.total..]);
+        self.segments += 1;
+        b.next_seq = seq.wrapping_add(payload as u32);
+        b.psh = psh;
+        b.closed = psh || payload < b.mss;
+        self.batch = Some(b);
+        true
+    }
+
+    fn start(&mut self, frame: &[u8]) {
+        self.buf.clear();
+        self.buf.resize(VNET_HDR_LEN, 0);
+        self.buf.extend_from_slice(frame);
+        self.segments = 1;
+        self.batch = Self::open(frame);
+    }
+
+    /// The batch layout when `frame` is a TCP data segment that others may join.
+    fn open(frame: &[u8]) -> Option<Batch> {
+        let h = Headers::parse(frame)?;
+        if !ip_len_matches(frame, h.v6) || frame.len() <= h.total {
+            return None;
+        }
+        if !h.v6 {
+            // Fragments never merge (MF set or a fragment offset).
+            let frag = u16::from_be_bytes([frame[ETH_LEN + 6], frame[ETH_LEN + 7]]);
+            if frag & 0x3fff != 0 {
+                return None;
+            }
+        }
+        let flags = frame[h.tcp + 13];
+        if flags & !PSH != ACK {
+            return None;
+        }
+        let mss = frame.len() - h.total;
+        let seq = u32::from_be_bytes([
+            frame[h.tcp + 4],
+            frame[h.tcp + 5],
+            frame[h.tcp + 6],
+            frame[h.tcp + 7],
+        ]);
+        let psh = flags & PSH != 0;
+        Some(Batch {
+            v6: h.v6,
+            src: h.src,
+            dst: h.dst,
+            tcp: h.tcp,
+            total: h.total,
+            mss,
+            next_seq: seq.wrapping_add(mss as u32),
+            closed: psh,
+            psh,
+        })
+    }
+
+    /// Hands out what was collected (`None` when empty) as `virtio_net_hdr` + frame: a single
+    /// frame unchanged behind an all-zero header, a super-frame with its lengths, IPv4
+    /// header checksum, PSH and partial TCP checksum fixed up behind a header asking for TSO.
+    /// The coalescer is empty afterwards; give the buffer back with
+    /// [`recycle`](Coalescer::recycle) to reuse its memory.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        let segments = std::mem::replace(&mut self.segments, 0);
+        let batch = self.batch.take();
+        if segments == 0 {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut hdr = VnetHdr::default();
+        if let (Some(b), true) = (batch, segments > 1) {
+            let frame = &mut buf[VNET_HDR_LEN..];
+            let ip_len = frame.len() - ETH_LEN;
+            if b.v6 {
+                let payload_len = (ip_len - 40) as u16;
+                frame[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&payload_len.to_be_bytes());
+            } else {
+                frame[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+                frame[ETH_LEN + 10..ETH_LEN + 12].fill(0);
+                let sum = checksum::checksum_of(&frame[ETH_LEN..b.tcp]);
+                frame[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&sum.to_be_bytes());
+            }
+            if b.psh {
+                frame[b.tcp + 13] |= PSH;
+            } else {
+                frame[b.tcp + 13] &= !PSH;
+            }
+            // A partial checksum, as Linux keeps it (CHECKSUM_PARTIAL): the pseudo-header sum
+            // over the whole super-frame's TCP length, not inverted; the kernel adjusts it
+            // per segment and adds the data.
+            let tcp_len = (frame.len() - b.tcp) as u32;
+            let pseudo = checksum::pseudo_header(&b.src, &b.dst, ip_protocol::TCP, tcp_len);
+            frame[b.tcp + 16..b.tcp + 18].copy_from_slice(&pseudo.to_be_bytes());
+            hdr = VnetHdr {
+                flags: F_NEEDS_CSUM,
+                gso_type: if b.v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+                hdr_len: b.total as u16,
+                gso_size: b.mss as u16,
+                csum_start: b.tcp as u16,
+                csum_offset: 16,
+            };
+        }
+        let mut out = [0u8; VNET_HDR_LEN];
+        hdr.emit(&mut out);
+        buf[..VNET_HDR_LEN].copy_from_slice(&out);
+        Some(buf)
+    }
+
+    /// Gives a buffer from [`finish`](Coalescer::finish) back for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.segments == 0 && buf.capacity() > self.buf.capacity() {
+            self.buf = buf;
+        }
+    }
+}
+
+/// The IP length field agrees with the frame's length (no Ethernet padding, no truncation).
+fn ip_len_matches(frame: &[u8], v6: bool) -> bool {
+    let at = if v6 { ETH_LEN + 4 } else { ETH_LEN + 2 };
+    let Some(field) = frame.get(at..at + 2) else {
+        return false;
+    };
+    let len = usize::from(u16::from_be_bytes([field[0], field[1]]));
+    let ip_len = frame.len() - ETH_LEN;
+    if v6 {
+        len + 40 == ip_len
+    } else {
+        len == ip_len
+    }
+}
+
+/// The headers `a` and `b` (same length: Ethernet + IP + TCP) are equal except for the
+/// fields the kernel rewrites per segment: IP lengths, IPv4 identification and header
+/// checksum, TCP sequence number, checksum and PSH.
+fn same_headers(a: &[u8], b: &[u8], v6: bool, tcp: usize) -> bool {
+    // (start, end) of the fields skipped, in order.
+    let ip_skip: &[(usize, usize)] = if v6 {
+        &[(ETH_LEN + 4, ETH_LEN + 6)]
+    } else {
+        &[(ETH_LEN + 2, ETH_LEN + 6), (ETH_LEN + 10, ETH_LEN + 12)]
+    };
+    let tcp_skip = [
+        (tcp + 4, tcp + 8),
+        (tcp + 13, tcp + 14),
+        (tcp + 16, tcp + 18),
+    ];
+    let mut at = 0;
+    for &(start, end) in ip_skip.iter().chain(tcp_skip.iter()) {
+        if a[at..start] != b[at..start] {
+            return false;
+        }
+        at = end;
+    }
+    if a[tcp + 13] & !PSH != b[tcp + 13] & !PSH {
+        return false;
+    }
+    a[at..] == b[at..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,5 +773,265 @@ mod tests {
             Err(OffloadError::Truncated)
         );
         assert_eq!(off.stats().errors, 3);
+    }
+
+    /// A data segment of a flow, with timestamps; payload bytes follow from `seq`.
+    fn data_seg(v6: bool, seq: u32, flags: TcpFlags, len: usize, tsval: u32) -> Vec<u8> {
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            ("fd00::2".parse().unwrap(), "fd00::1".parse().unwrap())
+        } else {
+            ("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap())
+        };
+        let payload: Vec<u8> = (0..len as u32)
+            .map(|i| (seq.wrapping_add(i) % 251) as u8)
+            .collect();
+        let tcp = TcpRepr {
+            src_port: 19,
+            dst_port: 40000,
+            seq,
+            ack: 1234,
+            flags,
+            window: 8000,
+            urgent: 0,
+            options: TcpOptions {
+                timestamps: Some((tsval, 99)),
+                ..TcpOptions::default()
+            },
+            payload: &payload,
+        };
+        let ip = IpRepr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: ip_protocol::TCP,
+            payload_len: tcp.segment_len(),
+            hop_limit: 64,
+            ecn: 0,
+        };
+        let mut frame = vec![0u8; ETH_LEN + ip.header_len() + tcp.segment_len()];
+        EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            ethertype: if v6 { ethertype::IPV6 } else { ethertype::IPV4 },
+        }
+        .emit(&mut frame);
+        let h = ip.header_len();
+        ip.emit(&mut frame[ETH_LEN..ETH_LEN + h]);
+        tcp.emit(&mut frame[ETH_LEN + h..], &src, &dst);
+        frame
+    }
+
+    const SEQ0: u32 = 0xffff_fc00; // wraps inside the run
+
+    fn coalesced_segments_round_trip(v6: bool) {
+        let ack = TcpFlags::ACK;
+        let mss = 1000;
+        let mut segs: Vec<Vec<u8>> = (0..5u32)
+            .map(|i| data_seg(v6, SEQ0.wrapping_add(i * mss as u32), ack, mss, 7))
+            .collect();
+        segs.push(data_seg(
+            v6,
+            SEQ0.wrapping_add(5 * mss as u32),
+            ack | TcpFlags::PSH,
+            300,
+            7,
+        ));
+        let mut c = Coalescer::new();
+        assert!(c.is_empty());
+        for s in &segs {
+            assert!(c.push(s), "segment {} of the run did not merge", c.len());
+        }
+        assert_eq!(c.len(), 6);
+        // After PSH (and after a short segment) nothing more merges.
+        assert!(!c.push(&data_seg(v6, SEQ0.wrapping_add(5300), ack, 300, 7)));
+        let raw = c.finish().unwrap();
+        assert!(c.is_empty() && c.finish().is_none());
+
+        let ip_hdr = if v6 { 40 } else { 20 };
+        let tcp_at = ETH_LEN + ip_hdr;
+        let hdr_len = tcp_at + 32; // TCP with the timestamps option (12 bytes, padded)
+        let hdr = VnetHdr::parse(&raw).unwrap();
+        assert_eq!(
+            hdr,
+            VnetHdr {
+                flags: F_NEEDS_CSUM,
+                gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+                hdr_len: hdr_len as u16,
+                gso_size: mss as u16,
+                csum_start: tcp_at as u16,
+                csum_offset: 16,
+            }
+        );
+        let frame = &raw[VNET_HDR_LEN..];
+        assert_eq!(frame.len(), hdr_len + 5 * mss + 300);
+        // The headers are the first segment's, with lengths (and the IPv4 header checksum)
+        // fixed and the last segment's PSH.
+        let first = &segs[0];
+        let ip = &frame[ETH_LEN..];
+        if v6 {
+            assert_eq!(
+                usize::from(u16::from_be_bytes([ip[4], ip[5]])),
+                ip.len() - 40
+            );
+        } else {
+            assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), ip.len());
+            assert_eq!(checksum::data(&ip[..20]), 0xffff, "IPv4 header checksum");
+            assert_eq!(ip[4..6], first[ETH_LEN + 4..ETH_LEN + 6], "identification");
+        }
+        assert_eq!(frame[..ETH_LEN + 2], first[..ETH_LEN + 2]);
+        assert_eq!(frame[tcp_at..tcp_at + 13], first[tcp_at..tcp_at + 13]);
+        assert_eq!(frame[tcp_at + 13], (ack | TcpFlags::PSH).0 as u8);
+        assert_eq!(frame[tcp_at + 18..hdr_len], first[tcp_at + 18..hdr_len]);
+        // The payloads in order.
+        let payload: Vec<u8> = segs.iter().flat_map(|s| s[hdr_len..].to_vec()).collect();
+        assert_eq!(frame[hdr_len..], payload[..]);
+        // The checksum field holds the pseudo-header sum over the whole TCP length, as for
+        // CHECKSUM_PARTIAL: completing it gives a valid checksum of the super-frame.
+        let mut whole = frame.to_vec();
+        complete_checksum(&mut whole, hdr).unwrap();
+        let (src, dst): (IpAddr, IpAddr) = if v6 {
+            ("fd00::2".parse().unwrap(), "fd00::1".parse().unwrap())
+        } else {
+            ("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap())
+        };
+        let tcp = TcpPacket::new_checked(&whole[tcp_at..]).unwrap();
+        assert!(tcp.verify_checksum(&src, &dst), "completed TCP checksum");
+
+        // Segmenting it (as the kernel does, here by the receive side) gives back the run.
+        let mut out = Vec::new();
+        let mut raw = raw;
+        Offload::new()
+            .split(&mut raw, |seg| out.push(seg.to_vec()))
+            .unwrap();
+        assert_eq!(out.len(), segs.len());
+        for (got, want) in out.iter().zip(&segs) {
+            assert_eq!(check_segment(got), check_segment(want));
+            assert_eq!(got[tcp_at + 18..hdr_len], want[tcp_at + 18..hdr_len]);
+        }
+    }
+
+    #[test]
+    fn tcpv4_segments_coalesce_into_a_super_frame() {
+        coalesced_segments_round_trip(false);
+    }
+
+    #[test]
+    fn tcpv6_segments_coalesce_into_a_super_frame() {
+        coalesced_segments_round_trip(true);
+    }
+
+    /// `second` does not merge behind `first`; both go out unchanged behind a zero header.
+    fn refused(first: &[u8], second: &[u8], why: &str) {
+        let mut c = Coalescer::new();
+        assert!(c.push(first));
+        assert!(!c.push(second), "merged: {why}");
+        let raw = c.finish().unwrap();
+        assert_eq!(raw[..VNET_HDR_LEN], [0u8; VNET_HDR_LEN], "{why}");
+        assert_eq!(raw[VNET_HDR_LEN..], first[..], "{why}");
+        assert!(c.push(second));
+        let raw = c.finish().unwrap();
+        assert_eq!(raw[..VNET_HDR_LEN], [0u8; VNET_HDR_LEN], "{why}");
+        assert_eq!(raw[VNET_HDR_LEN..], second[..], "{why}");
+    }
+
+    #[test]
+    fn segments_that_the_kernel_would_not_recreate_never_merge() {
+        let ack = TcpFlags::ACK;
+        for v6 in [false, true] {
+            let seg = |seq: u32, flags: TcpFlags, len: usize, ts: u32| {
+                data_seg(v6, SEQ0.wrapping_add(seq), flags, len, ts)
+            };
+            let first = seg(0, ack, 1000, 7);
+            refused(&first, &seg(1001, ack, 1000, 7), "a gap");
+            refused(&first, &seg(999, ack, 1000, 7), "an overlap");
+            refused(&first, &seg(0, ack, 1000, 7), "a retransmission");
+            refused(&first, &seg(1000, ack, 1001, 7), "a longer payload");
+            refused(&first, &seg(1000, ack, 0, 7), "no payload");
+            refused(&first, &seg(1000, ack, 1000, 8), "another TSval");
+            for flags in [TcpFlags::FIN, TcpFlags::RST, TcpFlags::URG, TcpFlags::ECE] {
+                refused(&first, &seg(1000, ack | flags, 1000, 7), "other flags");
+            }
+            refused(
+                &seg(0, ack | TcpFlags::PSH, 1000, 7),
+                &seg(1000, ack, 1000, 7),
+                "after PSH",
+            );
+            // A short segment ends the run.
+            let mut c = Coalescer::new();
+            assert!(c.push(&first) && c.push(&seg(1000, ack, 400, 7)));
+            assert!(!c.push(&seg(1400, ack, 1000, 7)), "after a short segment");
+            // Another window, ack, port or address.
+            let mut other = seg(1000, ack, 1000, 7);
+            let tcp_at = ETH_LEN + if v6 { 40 } else { 20 };
+            for at in [
+                tcp_at + 1,
+                tcp_at + 9,
+                tcp_at + 15,
+                ETH_LEN + if v6 { 39 } else { 19 },
+            ] {
+                other[at] ^= 1;
+                refused(&first, &other, "different headers");
+                other[at] ^= 1;
+            }
+            // A segment that does not merge (SYN, FIN, a bare ACK) takes nothing behind it.
+            refused(
+                &seg(0, TcpFlags::SYN, 0, 7),
+                &seg(1, ack, 1000, 7),
+                "behind a SYN",
+            );
+            refused(
+                &seg(0, ack | TcpFlags::FIN, 1000, 7),
+                &seg(1000, ack, 1000, 7),
+                "behind a FIN",
+            );
+            refused(
+                &seg(0, ack, 0, 7),
+                &seg(0, ack, 1000, 7),
+                "behind a bare ACK",
+            );
+        }
+        // Other families, and a frame that is not TCP at all.
+        refused(
+            &data_seg(false, 0, TcpFlags::ACK, 1000, 7),
+            &data_seg(true, 1000, TcpFlags::ACK, 1000, 7),
+            "another family",
+        );
+        let mut arp = vec![0u8; 60];
+        arp[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
+        refused(&arp, &arp, "not TCP");
+    }
+
+    #[test]
+    fn super_frames_stay_within_their_size_limit() {
+        let ack = TcpFlags::ACK;
+        // 64 KiB of IP datagram: 1448-byte segments (with 52 bytes of IPv4 + TCP headers)
+        // fit 45 times.
+        let mut c = Coalescer::new();
+        let mut n = 0u32;
+        while c.push(&data_seg(false, n * 1448, ack, 1448, 1)) {
+            n += 1;
+        }
+        assert_eq!(n, 45);
+        let raw = c.finish().unwrap();
+        assert!(raw.len() - VNET_HDR_LEN - ETH_LEN <= 65_535);
+        assert_eq!(VnetHdr::parse(&raw).unwrap().gso_type, GSO_TCPV4);
+        // A smaller limit, and the frame that did not fit starts the next batch.
+        let mut c = Coalescer::with_max_frame(ETH_LEN + 52 + 3 * 1000);
+        for i in 0..3 {
+            assert!(c.push(&data_seg(false, i * 1000, ack, 1000, 1)));
+        }
+        let fourth = data_seg(false, 3000, ack, 1000, 1);
+        assert!(!c.push(&fourth));
+        assert_eq!(
+            c.finish().unwrap().len(),
+            VNET_HDR_LEN + ETH_LEN + 52 + 3000
+        );
+        assert!(c.push(&fourth) && c.push(&data_seg(false, 4000, ack, 10, 1)));
+        let raw = c.finish().unwrap();
+        let hdr = VnetHdr::parse(&raw).unwrap();
+        assert_eq!((hdr.gso_size, hdr.flags), (1000, F_NEEDS_CSUM));
+        // A buffer handed back is reused.
+        c.recycle(raw);
+        assert!(c.push(&fourth));
+        assert_eq!(c.finish().unwrap()[VNET_HDR_LEN..], fourth[..]);
     }
 }

@@ -924,7 +924,8 @@ fn tcpdump(path: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `--offload` (IFF_VNET_HDR): the kernel hands over TSO super-frames and partial checksums.
+/// `--offload` (IFF_VNET_HDR): the kernel hands over TSO super-frames and partial checksums,
+/// and the stack's segments go to the kernel merged into super-frames (send-side TSO).
 #[test]
 fn ipv4_with_offload() {
     let test = "offload";
@@ -948,7 +949,28 @@ fn ipv4_with_offload() {
         ],
     );
     discard.wait_for_log("listening on port", Duration::from_secs(10));
+    let ifname1 = ns.ifname(1);
     let n = (64 * MIB).to_string();
+    let mut chargen = ns.sanstcp(
+        "chargen",
+        &[
+            "tap",
+            "--ifname",
+            &ifname1,
+            "--create",
+            "--offload",
+            "--addr",
+            "10.96.1.2/24",
+            "--addr6",
+            "fd00:96:1::2/64",
+            "chargen",
+            "--port",
+            "19",
+            "--bytes",
+            &n,
+        ],
+    );
+    chargen.wait_for_log("listening on port", Duration::from_secs(10));
     let mut hashes = Vec::new();
     for host in ["10.96.0.2", "fd00:96::2"] {
         let t = Instant::now();
@@ -983,6 +1005,44 @@ fn ipv4_with_offload() {
         "the kernel sent super-frames: {line}"
     );
     assert!(line.ends_with(" 0 errors"), "{line}");
+
+    // The kernel receives from chargen: the peer checks every byte of the pattern.
+    for host in ["10.96.1.2", "fd00:96:1::2"] {
+        let t = Instant::now();
+        ns.peer(&format!("recv-{}", host.len()), &["recv", host, "19", &n])
+            .success(Duration::from_secs(120));
+        report(
+            test,
+            &format!("chargen with offload -> kernel ({host})"),
+            64 * MIB,
+            t.elapsed().as_secs_f64(),
+        );
+    }
+    chargen.stop();
+    let err = chargen.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains("offload tx:"))
+        .unwrap_or_else(|| panic!("no offload tx summary\n{}", chargen.dump()));
+    eprintln!("tap-interop {test}: {line}");
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [coalesced, super_frames] = counts[..] else {
+        panic!("cannot read the counters: {line}");
+    };
+    assert!(
+        super_frames > 0 && coalesced >= 2 * super_frames,
+        "the stack's segments were not coalesced: {line}"
+    );
+    // Most of the 2 x 64 MiB went out in super-frames.
+    assert!(coalesced * 1400 > 64 * MIB, "{line}");
+    assert!(
+        err.contains(", 0 write errors"),
+        "the kernel refused writes\n{}",
+        chargen.dump()
+    );
 }
 
 /// `ping` (the kernel's ICMP echo, IPv4 and IPv6) of the stack's addresses answers.

@@ -507,6 +507,13 @@ fn summary(net: &Driver) {
             o.errors
         );
     }
+    if net.device().vnet_hdr() {
+        tracing::info!(
+            "offload tx: {} frames coalesced into {} super-frames",
+            d.frames_coalesced,
+            d.super_frames
+        );
+    }
     if let Some(n) = net.pcap_records() {
         tracing::info!("pcap: {n} frames recorded");
     }
