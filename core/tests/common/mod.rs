@@ -161,31 +161,18 @@ impl Transfer {
         }
     }
 
-    /// Reads everything available, checking it against the pattern.
+    /// Reads everything available, checking it against the pattern (see [`Receiver::pump`]).
     pub fn pump_recv(&mut self, s: &mut Stack, c: ConnId) {
-        let mut buf = [0u8; 16384];
-        loop {
-            match s.recv(c, &mut buf) {
-                Ok(0) => {
-                    self.eof_seen = true;
-                    break;
-                }
-                Ok(n) => {
-                    for (i, b) in buf[..n].iter().enumerate() {
-                        let pos = self.received + i as u64;
-                        assert_eq!(
-                            *b,
-                            pattern(self.stream, pos),
-                            "byte {pos} of stream {} differs",
-                            self.stream
-                        );
-                    }
-                    self.received += n as u64;
-                }
-                Err(sanstcp::RecvError::WouldBlock) => break,
-                Err(e) => panic!("recv failed: {e}"),
-            }
+        let mut rx = Receiver {
+            stream: self.stream,
+            received: self.received,
+            eof: self.eof_seen,
+        };
+        if let Err(e) = rx.pump(s, c) {
+            panic!("recv failed: {e}");
         }
+        self.received = rx.received;
+        self.eof_seen = rx.eof;
     }
 }
 
