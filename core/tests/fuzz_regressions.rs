@@ -56,3 +56,49 @@ fn partial_acks_of_full_timestamped_segments_never_zero_the_window() {
         p.drain();
     }
 }
+
+/// Found by `ops` (CI, 2026-11-22): a simultaneous open reached SYN-RECEIVED, the application
+/// queued data and shut down. The connection went straight to FIN-WAIT-1 with its SYN still
+/// unacknowledged, so when the retransmission timer rewound SND.NXT to the ISS, the segment it
+/// repeated was data — the application's first bytes at the SYN's own sequence number, without
+/// the SYN flag. RFC 9293 §3.10.4: in SYN-RECEIVED the FIN waits for ESTABLISHED; until then
+/// only the SYN-ACK is repeated.
+#[test]
+fn shutdown_in_syn_received_repeats_the_syn_ack_and_sends_the_fin_after_the_handshake() {
+    use sanstcp::wire::TcpFlags;
+    use sanstcp::{ConnectOptions, TcpState};
+    let mut p = Peer::new(config());
+    let c = p.connect(ConnectOptions::default());
+    p.expect(SYN, 0, 0, 0);
+    assert_eq!(p.tx(SYN).seq(0).mss(1460).win(700).send(), Input::Accepted);
+    p.expect(SYN_ACK, 0, 1, 0);
+    assert_eq!(p.info(c).state, TcpState::SynReceived);
+    let bytes = data(7, 1000);
+    assert_eq!(p.stack.send(c, &bytes), Ok(1000));
+    assert_eq!(p.stack.shutdown(c), Ok(()));
+    assert_eq!(p.info(c).state, TcpState::SynReceived, "the FIN waits");
+    p.expect_none();
+
+    // The SYN-ACK is lost; the retransmission timer repeats exactly it.
+    p.advance_ms(1500);
+    let again = p.pop().expect("a retransmission");
+    assert_eq!(again.flags, SYN_ACK, "the SYN-ACK is repeated, not data");
+    assert_eq!((again.rseq, again.len()), (0, 0));
+    p.drain();
+
+    // The peer's ACK completes the handshake: ESTABLISHED, then FIN-WAIT-1 at once, and the
+    // data goes out from ISS + 1 within the peer's 700-byte window.
+    assert_eq!(p.tx(ACK).seq(1).ack(1).win(2000).send(), Input::Accepted);
+    assert_eq!(p.info(c).state, TcpState::FinWait1);
+    let segs = p.drain();
+    let mut got = Vec::new();
+    for s in &segs {
+        assert_eq!(s.rseq as usize, 1 + got.len(), "data in order from ISS + 1");
+        got.extend_from_slice(&s.payload);
+    }
+    assert_eq!(got, bytes);
+    assert!(
+        segs.last().is_some_and(|s| s.flags.contains(TcpFlags::FIN)),
+        "the FIN follows the data: {segs:?}"
+    );
+}

@@ -697,7 +697,11 @@ impl World {
         });
         assert!(
             ok,
-            "a stack sent bytes its application never queued there: {seg:?}"
+            "a stack sent bytes its application never queued there: {seg:?}; logs {:?}",
+            self.sent.get(&(seg.local, seg.remote)).map(|l| l
+                .iter()
+                .map(|(i, d)| (*i, d.len(), d.get(..8).map(<[u8]>::to_vec)))
+                .collect::<Vec<_>>())
         );
     }
 
@@ -708,6 +712,7 @@ impl World {
             let mut out = Vec::new();
             self.stacks[side].drain(now, |p, seg| out.push((p.to_vec(), seg)));
             for (p, seg) in out {
+                trace!("{} {} emits {}", now, side, summary(&p));
                 if let Some(seg) = seg {
                     self.check_segment(&seg);
                 }

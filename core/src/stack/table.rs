@@ -7,10 +7,13 @@ use core::cell::Cell;
 use core::cmp::Reverse;
 use core::net::SocketAddr;
 
-use hashbrown::HashMap;
+use core::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::hash::KeyedState;
 use crate::tcp::connection::Connection;
+use crate::time::Deadline;
 use crate::{ConnId, Instant};
 
 /// The 4-tuple that names a connection (RFC 9293 §3.3.1).
@@ -40,12 +43,26 @@ enum Top {
     Moved,
 }
 
+impl FourTuple {
+    /// The 4-tuple of a connection.
+    fn of(conn: &Connection) -> FourTuple {
+        FourTuple {
+            local: conn.local,
+            remote: conn.remote,
+        }
+    }
+}
+
 /// Connections by slot index and by 4-tuple, with their timers.
+///
+/// The 4-tuple index holds only slot numbers (4 bytes a bucket): the key is read from the
+/// connection in the slot, so the tuple is stored once per connection.
 #[derive(Debug)]
 pub(crate) struct ConnTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_tuple: HashMap<FourTuple, u32, KeyedState>,
+    by_tuple: HashTable<u32>,
+    hasher: KeyedState,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     live: usize,
     /// The last successful lookup.
@@ -57,7 +74,8 @@ impl ConnTable {
         ConnTable {
             slots: Vec::new(),
             free: Vec::new(),
-            by_tuple: HashMap::with_hasher(hasher),
+            by_tuple: HashTable::new(),
+            hasher,
             timers: BinaryHeap::new(),
             live: 0,
             last_hit: Cell::new((None, 0)),
@@ -85,10 +103,7 @@ impl ConnTable {
 
     /// Inserts a connection built with [`ConnTable::next_id`].
     pub fn insert(&mut self, conn: Connection) -> u32 {
-        let tuple = FourTuple {
-            local: conn.local,
-            remote: conn.remote,
-        };
+        let tuple = FourTuple::of(&conn);
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -99,7 +114,7 @@ impl ConnTable {
         debug_assert_eq!(conn.id.index, index);
         self.slots[index as usize].conn = Some(conn);
         self.slots[index as usize].linked = true;
-        self.by_tuple.insert(tuple, index);
+        self.link(tuple, index);
         self.live += 1;
         index
     }
@@ -109,15 +124,10 @@ impl ConnTable {
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return;
         };
-        slot.linked = false;
-        if let Some(conn) = slot.conn.take() {
-            let tuple = FourTuple {
-                local: conn.local,
-                remote: conn.remote,
-            };
-            if self.by_tuple.get(&tuple) == Some(&index) {
-                self.by_tuple.remove(&tuple);
-            }
+        if slot.conn.is_some() {
+            self.unlink(index);
+            let slot = &mut self.slots[index as usize];
+            slot.conn = None;
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(index);
             self.live -= 1;
@@ -126,18 +136,49 @@ impl ConnTable {
 
     /// Takes a connection's 4-tuple out of the lookup map (it stays in its slot).
     pub fn unlink(&mut self, index: u32) {
-        if let Some(slot) = self.slots.get_mut(index as usize) {
-            slot.linked = false;
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_ref().filter(|_| slot.linked) else {
+            return;
+        };
+        let hash = self.hasher.hash_one(FourTuple::of(conn));
+        slot.linked = false;
+        if let Ok(entry) = self.by_tuple.find_entry(hash, |&i| i == index) {
+            entry.remove();
         }
-        if let Some(conn) = self.get(index) {
-            let tuple = FourTuple {
-                local: conn.local,
-                remote: conn.remote,
-            };
-            if self.by_tuple.get(&tuple) == Some(&index) {
-                self.by_tuple.remove(&tuple);
+    }
+
+    /// Points the 4-tuple index at `index` (replacing an older slot with the same tuple).
+    fn link(&mut self, tuple: FourTuple, index: u32) {
+        if let Some(old) = self.lookup_uncached(&tuple) {
+            if let Some(slot) = self.slots.get_mut(old as usize) {
+                slot.linked = false;
+            }
+            let hash = self.hasher.hash_one(tuple);
+            if let Ok(entry) = self.by_tuple.find_entry(hash, |&i| i == old) {
+                entry.remove();
             }
         }
+        let hash = self.hasher.hash_one(tuple);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_tuple.insert_unique(hash, index, |&i| {
+            slots[i as usize]
+                .conn
+                .as_ref()
+                .map_or(0, |c| hasher.hash_one(FourTuple::of(c)))
+        });
+    }
+
+    /// The slot the 4-tuple index holds for `tuple`, without the last-hit cache.
+    fn lookup_uncached(&self, tuple: &FourTuple) -> Option<u32> {
+        let hash = self.hasher.hash_one(tuple);
+        self.by_tuple
+            .find(hash, |&i| {
+                self.get(i)
+                    .is_some_and(|c| c.local == tuple.local && c.remote == tuple.remote)
+            })
+            .copied()
     }
 
     /// The slot holding `tuple`. The last hit is remembered: a bulk transfer then skips the
@@ -151,7 +192,7 @@ impl ConnTable {
                 }
             }
         }
-        let found = self.by_tuple.get(tuple).copied();
+        let found = self.lookup_uncached(tuple);
         if let Some(index) = found {
             self.last_hit.set((Some(*tuple), index));
         }
@@ -192,8 +233,8 @@ impl ConnTable {
         let Some(deadline) = conn.next_deadline() else {
             return;
         };
-        if conn.scheduled.is_none_or(|s| deadline < s) {
-            conn.scheduled = Some(deadline);
+        if conn.scheduled.get().is_none_or(|s| deadline < s) {
+            conn.scheduled = Deadline::at(deadline);
             self.timers.push(Reverse((deadline, index, generation)));
         }
     }
@@ -214,7 +255,7 @@ impl ConnTable {
             if now.is_some_and(|n| d <= n) {
                 self.timers.pop();
                 if let Some(conn) = self.get_mut(index) {
-                    conn.scheduled = None;
+                    conn.scheduled = Deadline::NONE;
                 }
                 return Top::Due(index);
             }
@@ -223,7 +264,7 @@ impl ConnTable {
         self.timers.pop();
         if current {
             if let Some(conn) = self.get_mut(index) {
-                conn.scheduled = actual;
+                conn.scheduled = actual.into();
             }
             if let Some(a) = actual {
                 self.timers.push(Reverse((a, index, generation)));
@@ -247,12 +288,22 @@ impl ConnTable {
         let Some(slot) = self.slots.get(index as usize) else {
             return false;
         };
-        slot.generation == generation && slot.conn.as_ref().is_some_and(|c| c.scheduled == Some(d))
+        slot.generation == generation
+            && slot
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.scheduled == Deadline::at(d))
     }
 
-    /// Settles the top of the heap so that [`ConnTable::next_deadline`] is exact.
+    /// Settles the top of the heap so that [`ConnTable::next_deadline`] is exact, and gives
+    /// back the heap's memory once it holds less than a quarter of its capacity (after a burst
+    /// of handshakes, a million idle connections run no timer).
     pub fn prune(&mut self) {
         while let Top::Moved = self.settle_top(None) {}
+        let (len, capacity) = (self.timers.len(), self.timers.capacity());
+        if capacity > 1024 && len < capacity / 4 {
+            self.timers.shrink_to(len * 2);
+        }
     }
 
     /// The earliest timer deadline (exact after [`ConnTable::prune`]).

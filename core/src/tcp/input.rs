@@ -9,6 +9,7 @@ use super::connection::{Connection, Env, Owner};
 use super::sack::DUP_THRESH;
 use super::seq::SeqNumber;
 use super::state::TcpState;
+use crate::time::Deadline;
 use crate::wire::{TcpFlags, TcpRepr};
 use crate::{CloseReason, DropReason, Event};
 
@@ -88,7 +89,7 @@ impl Connection {
             self.rtt.on_ack(ack, env.now);
             self.rto_after_handshake(env);
             self.retries = 0;
-            self.rtx_deadline = None;
+            self.rtx_deadline = Deadline::NONE;
             self.update_window(seq, ack, seg.window, true);
             self.set_state(TcpState::Established, env);
             self.ack_now = true;
@@ -216,7 +217,7 @@ impl Connection {
             }
             if self.state == TcpState::TimeWait && fin {
                 // A retransmitted FIN: acknowledge it and restart the 2·MSL timer.
-                self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+                self.linger_deadline = Deadline::at(env.now + 2 * env.cfg.msl);
             }
             self.answer_invalid(seg, env);
             return Err((DropReason::OutOfWindow, None));
@@ -280,6 +281,10 @@ impl Connection {
             }
             self.update_window(seq, ack, seg.window, false);
             self.set_state(TcpState::Established, env);
+            if self.fin_queued {
+                // The application shut down during the handshake (RFC 9293 §3.10.4).
+                self.set_state(TcpState::FinWait1, env);
+            }
             self.rto_after_handshake(env);
             if self.owner == Owner::User {
                 // Simultaneous open completes an active open.
@@ -305,7 +310,7 @@ impl Connection {
             return Ok(());
         }
         if self.state == TcpState::TimeWait && fin {
-            self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+            self.linger_deadline = Deadline::at(env.now + 2 * env.cfg.msl);
         }
 
         // Seventh and eighth: text and FIN.
@@ -379,7 +384,7 @@ impl Connection {
             TcpState::FinWait1 if self.fin_acked() => {
                 self.set_state(TcpState::FinWait2, env);
                 if self.owner == Owner::Orphan {
-                    self.linger_deadline = Some(env.now + env.cfg.fin_wait_2_timeout);
+                    self.linger_deadline = Deadline::at(env.now + env.cfg.fin_wait_2_timeout);
                 }
             }
             TcpState::Closing if self.fin_acked() => self.enter_time_wait(env),
@@ -459,7 +464,7 @@ impl Connection {
     /// segment was newly marked lost.
     pub(crate) fn rack_detect(&mut self, env: &mut Env<'_>) -> bool {
         let (lost, timer) = self.rack.detect_loss(env.now);
-        self.rack_deadline = timer;
+        self.rack_deadline = timer.into();
         if lost && !self.cc.in_recovery() && self.snd_max > self.snd_una {
             let flight = self.flight_size();
             if self
@@ -513,9 +518,9 @@ impl Connection {
             self.rtx_first = true;
         }
         self.rtx_deadline = if self.snd_una == self.snd_max {
-            None
+            Deadline::NONE
         } else {
-            Some(env.now + self.rtt.rto())
+            Deadline::at(env.now + self.rtt.rto())
         };
         self.tlp_outstanding = false;
         self.arm_tlp(env.now);
@@ -534,7 +539,7 @@ impl Connection {
             self.snd_wl2 = ack;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             if self.snd_wnd > 0 {
-                self.persist_deadline = None;
+                self.persist_deadline = Deadline::NONE;
                 self.persist_backoff = 0;
             }
         }
@@ -578,13 +583,13 @@ impl Connection {
     fn answer_invalid(&mut self, seg: &TcpRepr<'_>, env: &mut Env<'_>) {
         let pure = seg.payload.is_empty() && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN);
         if pure {
-            if let Some(last) = self.last_invalid_ack {
+            if let Some(last) = self.last_invalid_ack.get() {
                 if env.now.saturating_duration_since(last) < env.cfg.invalid_ack_interval {
                     env.stats.invalid_acks_suppressed += 1;
                     return;
                 }
             }
-            self.last_invalid_ack = Some(env.now);
+            self.last_invalid_ack = Deadline::at(env.now);
         }
         self.ack_now = true;
     }
@@ -631,7 +636,7 @@ impl Connection {
                 {
                     self.ack_now = true;
                 } else if self.delack_deadline.is_none() {
-                    self.delack_deadline = Some(env.now + env.cfg.delayed_ack);
+                    self.delack_deadline = Deadline::at(env.now + env.cfg.delayed_ack);
                 }
                 if !self.readable_notified {
                     self.readable_notified = true;
@@ -702,10 +707,10 @@ impl Connection {
     /// TIME-WAIT: wait 2·MSL (RFC 9293 §3.4.2), all other timers off.
     pub(crate) fn enter_time_wait(&mut self, env: &mut Env<'_>) {
         self.set_state(TcpState::TimeWait, env);
-        self.rtx_deadline = None;
-        self.persist_deadline = None;
-        self.keepalive_deadline = None;
-        self.linger_deadline = Some(env.now + 2 * env.cfg.msl);
+        self.rtx_deadline = Deadline::NONE;
+        self.persist_deadline = Deadline::NONE;
+        self.keepalive_deadline = Deadline::NONE;
+        self.linger_deadline = Deadline::at(env.now + 2 * env.cfg.msl);
     }
 
     /// Applies an ICMP error that quoted one of our segments with sequence number `seq`

@@ -6,6 +6,7 @@ use super::connection::Connection;
 use super::sack::receiver_blocks;
 use super::seq::SeqNumber;
 use super::state::TcpState;
+use crate::time::Deadline;
 use crate::wire::{TcpFlags, TcpOptions};
 use crate::{Instant, StackConfig, Stats};
 
@@ -51,7 +52,9 @@ impl Connection {
             TcpState::SynSent | TcpState::SynReceived if self.snd_nxt == self.iss => {
                 Some(self.syn(now, cfg, stats))
             }
-            TcpState::SynSent => None,
+            // Nothing but the SYN (or SYN-ACK) before the handshake completes (RFC 9293
+            // §3.10.2: data queued in SYN-RECEIVED waits for ESTABLISHED).
+            TcpState::SynSent | TcpState::SynReceived => None,
             _ => self.data_or_control(now, cfg, stats),
         };
         let seg = seg.or_else(|| self.pure_ack(now))?;
@@ -148,7 +151,7 @@ impl Connection {
             self.rtt.start_timing(self.snd_nxt, now);
         }
         if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+            self.rtx_deadline = Deadline::at(now + self.rtt.rto());
         }
         seg
     }
@@ -280,7 +283,7 @@ impl Connection {
         self.rack.on_retransmit(seq, seq + len, now);
         self.cc.on_retransmit();
         if self.rtx_deadline.is_none() || seq == self.snd_una {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+            self.rtx_deadline = Deadline::at(now + self.rtt.rto());
         }
         Some(seg)
     }
@@ -342,7 +345,7 @@ impl Connection {
         let len = unsent.min(mss).min(usable_cc).min(usable_rwnd);
         let retransmission = self.snd_nxt < self.snd_max;
         if cfg.pacing && !retransmission && !probe && len > 0 && now < self.pace_next {
-            self.pace_deadline = Some(self.pace_next);
+            self.pace_deadline = Deadline::at(self.pace_next);
             return None;
         }
         let fin_due = self.fin_queued
@@ -364,7 +367,7 @@ impl Connection {
                 return None;
             }
             self.sws_override = false;
-            self.persist_deadline = None;
+            self.persist_deadline = Deadline::NONE;
         } else if !fin_due {
             return None;
         }
@@ -411,7 +414,7 @@ impl Connection {
         }
         self.snd_nxt = end;
         if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+            self.rtx_deadline = Deadline::at(now + self.rtt.rto());
         }
         if !retransmission && !probe {
             self.arm_tlp(now);
@@ -467,7 +470,7 @@ impl Connection {
     fn ack_sent(&mut self, seg: &OutSegment) {
         self.ack_now = false;
         self.unacked_bytes = 0;
-        self.delack_deadline = None;
+        self.delack_deadline = Deadline::NONE;
         self.last_ack_sent = seg.ack;
         self.dsack = None;
         if !seg.flags.contains(TcpFlags::SYN) {

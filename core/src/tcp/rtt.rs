@@ -3,68 +3,86 @@
 use core::time::Duration;
 
 use super::seq::SeqNumber;
+use crate::time::Deadline;
 use crate::Instant;
 
 /// Smoothed RTT, RTT variance and RTO (RFC 6298 §2), with Karn's rule (§3) applied by timing
 /// only segments that were never retransmitted.
+///
+/// Kept in microseconds in 32 bits (up to 71 minutes, far past any RTO bound): every
+/// connection holds one, and a million idle connections are a target.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
-    srtt_ns: u64,
-    rttvar_ns: u64,
-    rto_ns: u64,
-    min_ns: u64,
-    max_ns: u64,
-    has_sample: bool,
-    /// The segment being timed: the sequence number whose acknowledgement ends the sample.
-    timed: Option<(SeqNumber, Instant)>,
+    srtt_us: u32,
+    rttvar_us: u32,
+    rto_us: u32,
+    min_us: u32,
+    max_us: u32,
+    /// The last sample taken and not yet read by [`RttEstimator::take_latest`]; `NO_SAMPLE`
+    /// when none.
+    latest_us: u32,
+    /// The segment being timed: the sequence number whose acknowledgement ends the sample,
+    /// and when it was sent (none when nothing is timed).
+    timed_end: SeqNumber,
+    timed_at: Deadline,
     /// Consecutive backoffs (RFC 6298 §5.5).
     backoff: u32,
-    /// The last sample taken.
-    latest: Option<Duration>,
+    has_sample: bool,
 }
 
 /// Clock granularity G of RFC 6298 §2: the core's clock is nanoseconds, but take 1 ms so that
 /// the variance term never collapses to nothing.
-const GRANULARITY_NS: u64 = 1_000_000;
+const GRANULARITY_US: u64 = 1_000;
 
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+/// `latest_us` when no sample is waiting.
+const NO_SAMPLE: u32 = u32::MAX;
+
+/// `d` in whole microseconds, saturated below `u32::MAX`.
+fn us(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).map_or(u32::MAX - 1, |v| v.min(u32::MAX - 1))
+}
+
+fn from_us(v: u32) -> Duration {
+    Duration::from_micros(u64::from(v))
 }
 
 impl RttEstimator {
     /// A fresh estimator with the initial RTO (RFC 6298 §2.1).
     pub fn new(initial: Duration, min: Duration, max: Duration) -> RttEstimator {
+        let (min_us, max_us) = (us(min), us(max).max(us(min)));
         RttEstimator {
-            srtt_ns: 0,
-            rttvar_ns: 0,
-            rto_ns: ns(initial).clamp(ns(min), ns(max).max(ns(min))),
-            min_ns: ns(min),
-            max_ns: ns(max).max(ns(min)),
-            has_sample: false,
-            timed: None,
+            srtt_us: 0,
+            rttvar_us: 0,
+            rto_us: us(initial).clamp(min_us, max_us),
+            min_us,
+            max_us,
+            latest_us: NO_SAMPLE,
+            timed_end: SeqNumber(0),
+            timed_at: Deadline::NONE,
             backoff: 0,
-            latest: None,
+            has_sample: false,
         }
     }
 
     /// Starts timing the segment that ends at `end` if none is being timed.
     pub fn start_timing(&mut self, end: SeqNumber, now: Instant) {
-        if self.timed.is_none() {
-            self.timed = Some((end, now));
+        if self.timed_at.is_none() {
+            self.timed_end = end;
+            self.timed_at = Deadline::at(now);
         }
     }
 
     /// Karn's rule: a retransmission makes the running sample ambiguous.
     pub fn cancel_timing(&mut self) {
-        self.timed = None;
+        self.timed_at = Deadline::NONE;
     }
 
     /// An acknowledgement up to `ack` arrived at `now`: take a sample if it covers the timed
     /// segment. Returns whether a sample was taken.
     pub fn on_ack(&mut self, ack: SeqNumber, now: Instant) -> bool {
-        match self.timed {
-            Some((end, sent)) if ack >= end => {
-                self.timed = None;
+        match self.timed_at.get() {
+            Some(sent) if ack >= self.timed_end => {
+                self.timed_at = Deadline::NONE;
                 self.sample(now.saturating_duration_since(sent));
                 true
             }
@@ -74,28 +92,31 @@ impl RttEstimator {
 
     /// Feeds one RTT measurement (RFC 6298 §2.2 and §2.3).
     pub fn sample(&mut self, rtt: Duration) {
-        self.latest = Some(rtt);
-        let r = ns(rtt);
+        let r = us(rtt);
+        self.latest_us = r;
         if !self.has_sample {
-            self.srtt_ns = r;
-            self.rttvar_ns = r / 2;
+            self.srtt_us = r;
+            self.rttvar_us = r / 2;
             self.has_sample = true;
         } else {
-            let delta = self.srtt_ns.abs_diff(r);
-            self.rttvar_ns = (3 * self.rttvar_ns + delta) / 4;
-            self.srtt_ns = (7 * self.srtt_ns + r) / 8;
+            let (srtt, rttvar, r) = (
+                u64::from(self.srtt_us),
+                u64::from(self.rttvar_us),
+                u64::from(r),
+            );
+            // Both averages stay within the range of their inputs, so they fit in 32 bits.
+            self.rttvar_us = ((3 * rttvar + srtt.abs_diff(r)) / 4) as u32;
+            self.srtt_us = ((7 * srtt + r) / 8) as u32;
         }
-        let rto = self
-            .srtt_ns
-            .saturating_add(GRANULARITY_NS.max(self.rttvar_ns.saturating_mul(4)));
-        self.rto_ns = rto.clamp(self.min_ns, self.max_ns);
+        let rto = u64::from(self.srtt_us) + GRANULARITY_US.max(4 * u64::from(self.rttvar_us));
+        self.rto_us = rto.clamp(u64::from(self.min_us), u64::from(self.max_us)) as u32;
         self.backoff = 0;
     }
 
     /// The RTO timer expired: back off (RFC 6298 §5.5).
     pub fn on_timeout(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
-        self.timed = None;
+        self.timed_at = Deadline::NONE;
     }
 
     /// New data was acknowledged: the backoff ends (RFC 6298 §5.7 keeps the RTO until a sample,
@@ -107,22 +128,24 @@ impl RttEstimator {
     /// The current RTO including backoff.
     pub fn rto(&self) -> Duration {
         let shift = self.backoff.min(30);
-        Duration::from_nanos(self.rto_ns.saturating_mul(1u64 << shift).min(self.max_ns))
+        let rto = u64::from(self.rto_us) << shift;
+        Duration::from_micros(rto.min(u64::from(self.max_us)))
     }
 
     /// Takes the sample taken since the last call, if any.
     pub fn take_latest(&mut self) -> Option<Duration> {
-        self.latest.take()
+        let latest = core::mem::replace(&mut self.latest_us, NO_SAMPLE);
+        (latest != NO_SAMPLE).then(|| from_us(latest))
     }
 
     /// The smoothed RTT, if any sample was taken.
     pub fn srtt(&self) -> Option<Duration> {
-        self.has_sample.then(|| Duration::from_nanos(self.srtt_ns))
+        self.has_sample.then(|| from_us(self.srtt_us))
     }
 
     /// The RTT variance.
     pub fn rttvar(&self) -> Duration {
-        Duration::from_nanos(self.rttvar_ns)
+        from_us(self.rttvar_us)
     }
 
     /// Consecutive backoffs.

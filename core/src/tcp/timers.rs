@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use super::connection::{Connection, Env};
 use super::state::TcpState;
+use crate::time::Deadline;
 use crate::{CloseReason, Instant};
 
 /// RFC 8985 §7.2 "WCDelAckT": the longest a receiver may delay an ACK.
@@ -17,18 +18,17 @@ const PERSIST_MAX: Duration = Duration::from_secs(60);
 impl Connection {
     /// The earliest deadline of any running timer.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        // Called after every packet: a branch-free minimum over the raw nanoseconds, with
-        // "not running" as u64::MAX.
-        let raw = |d: Option<Instant>| d.map_or(u64::MAX, Instant::as_nanos);
+        // Called after every packet: a branch-free minimum over the raw nanoseconds, where
+        // "not running" is u64::MAX.
         let min = [
-            raw(self.rtx_deadline),
-            raw(self.persist_deadline),
-            raw(self.delack_deadline),
-            raw(self.keepalive_deadline),
-            raw(self.linger_deadline),
-            raw(self.tlp_deadline),
-            raw(self.pace_deadline),
-            raw(self.rack_deadline),
+            self.rtx_deadline.raw(),
+            self.persist_deadline.raw(),
+            self.delack_deadline.raw(),
+            self.keepalive_deadline.raw(),
+            self.linger_deadline.raw(),
+            self.tlp_deadline.raw(),
+            self.pace_deadline.raw(),
+            self.rack_deadline.raw(),
         ]
         .into_iter()
         .fold(u64::MAX, u64::min);
@@ -38,9 +38,8 @@ impl Connection {
     /// Runs every timer due at `env.now`.
     pub(crate) fn handle_timeout(&mut self, env: &mut Env<'_>) {
         let now = env.now;
-        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
-        if due(self.linger_deadline) {
-            self.linger_deadline = None;
+        if self.linger_deadline.is_due(now) {
+            self.linger_deadline = Deadline::NONE;
             match self.state {
                 TcpState::TimeWait => self.finish(CloseReason::Normal, env),
                 TcpState::FinWait2 => self.finish(CloseReason::TimedOut, env),
@@ -50,25 +49,25 @@ impl Connection {
                 return;
             }
         }
-        if due(self.tlp_deadline) {
+        if self.tlp_deadline.is_due(now) {
             // RFC 8985 §7.3: send one probe, then fall back on the RTO.
-            self.tlp_deadline = None;
+            self.tlp_deadline = Deadline::NONE;
             if self.snd_max > self.snd_una {
                 self.tlp_pending = true;
                 self.tlp_outstanding = true;
                 env.stats.tail_loss_probes += 1;
-                self.rtx_deadline = Some(env.now + self.rtt.rto());
+                self.rtx_deadline = Deadline::at(env.now + self.rtt.rto());
             }
         }
-        if due(self.rtx_deadline) {
-            self.rtx_deadline = None;
+        if self.rtx_deadline.is_due(now) {
+            self.rtx_deadline = Deadline::NONE;
             self.on_retransmit_timeout(env);
             if self.outcome.is_some() {
                 return;
             }
         }
-        if due(self.persist_deadline) {
-            self.persist_deadline = None;
+        if self.persist_deadline.is_due(now) {
+            self.persist_deadline = Deadline::NONE;
             if self.snd_una == self.snd_max {
                 if self.snd_wnd == 0 {
                     self.probe_pending = true;
@@ -79,20 +78,20 @@ impl Connection {
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
             }
         }
-        if due(self.rack_deadline) {
-            self.rack_deadline = None;
+        if self.rack_deadline.is_due(now) {
+            self.rack_deadline = Deadline::NONE;
             self.rack_detect(env);
         }
-        if due(self.pace_deadline) {
+        if self.pace_deadline.is_due(now) {
             // Paced data may leave now; the output path sends it.
-            self.pace_deadline = None;
+            self.pace_deadline = Deadline::NONE;
         }
-        if due(self.delack_deadline) {
-            self.delack_deadline = None;
+        if self.delack_deadline.is_due(now) {
+            self.delack_deadline = Deadline::NONE;
             self.ack_now = true;
         }
-        if due(self.keepalive_deadline) {
-            self.keepalive_deadline = None;
+        if self.keepalive_deadline.is_due(now) {
+            self.keepalive_deadline = Deadline::NONE;
             self.on_keepalive_timeout(env);
         }
         self.arm_persist(now);
@@ -113,7 +112,7 @@ impl Connection {
         }
         self.retries += 1;
         env.stats.rto_expirations += 1;
-        self.tlp_deadline = None;
+        self.tlp_deadline = Deadline::NONE;
         self.tlp_outstanding = false;
         let flight = self.flight_size();
         self.cc
@@ -126,11 +125,11 @@ impl Connection {
             self.scoreboard.clear();
         }
         self.rack.clear();
-        self.rack_deadline = None;
+        self.rack_deadline = Deadline::NONE;
         self.scoreboard.high_rxt = self.snd_una;
         self.snd_nxt = self.snd_una;
         self.rtx_first = false;
-        self.rtx_deadline = Some(env.now + self.rtt.rto());
+        self.rtx_deadline = Deadline::at(env.now + self.rtt.rto());
     }
 
     /// Starts the persist timer when data waits but nothing is in flight to elicit an ACK:
@@ -148,7 +147,7 @@ impl Connection {
         {
             let shift = self.persist_backoff.min(16);
             let interval = self.rtt.rto().saturating_mul(1 << shift).min(PERSIST_MAX);
-            self.persist_deadline = Some(now + interval);
+            self.persist_deadline = Deadline::at(now + interval);
         }
     }
 
@@ -157,7 +156,7 @@ impl Connection {
     /// PTO = 2·SRTT (+ the worst-case delayed ACK when one segment is in flight), at most
     /// until the RTO would fire.
     pub(crate) fn arm_tlp(&mut self, now: Instant) {
-        self.tlp_deadline = None;
+        self.tlp_deadline = Deadline::NONE;
         let flight = self.flight_size();
         if !self.sack_ok
             || flight == 0
@@ -174,16 +173,16 @@ impl Connection {
         }
         // A PTO past the RTO is cut to it: the probe then goes instead of the RTO firing.
         let at = now + pto.max(Duration::from_millis(10));
-        self.tlp_deadline = Some(self.rtx_deadline.map_or(at, |r| at.min(r)));
+        self.tlp_deadline = Deadline::at(self.rtx_deadline.get().map_or(at, |r| at.min(r)));
     }
 
     /// Starts or restarts keep-alive after activity, when it is on.
     pub(crate) fn arm_keepalive(&mut self, now: Instant) {
         self.keepalive_deadline = match self.keepalive {
             Some(idle) if self.state.is_synchronized() && self.state != TcpState::TimeWait => {
-                Some(self.last_recv.max(now) + idle)
+                Deadline::at(self.last_recv.max(now) + idle)
             }
-            _ => None,
+            _ => Deadline::NONE,
         };
     }
 
@@ -196,7 +195,7 @@ impl Connection {
         }
         let since = env.now.saturating_duration_since(self.last_recv);
         if since < idle {
-            self.keepalive_deadline = Some(self.last_recv + idle);
+            self.keepalive_deadline = Deadline::at(self.last_recv + idle);
             return;
         }
         if self.keepalive_unanswered >= env.cfg.keepalive_probes {
@@ -206,6 +205,6 @@ impl Connection {
         self.keepalive_unanswered += 1;
         env.stats.keepalive_probes += 1;
         self.probe_pending = true;
-        self.keepalive_deadline = Some(env.now + env.cfg.keepalive_interval);
+        self.keepalive_deadline = Deadline::at(env.now + env.cfg.keepalive_interval);
     }
 }
