@@ -5,9 +5,9 @@ use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::cmp::Reverse;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
-use core::hash::BuildHasher;
+use core::hash::{BuildHasher, Hash, Hasher};
 
 use hashbrown::HashTable;
 
@@ -17,10 +17,35 @@ use crate::time::Deadline;
 use crate::{ConnId, Instant};
 
 /// The 4-tuple that names a connection (RFC 9293 §3.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FourTuple {
     pub local: SocketAddr,
     pub remote: SocketAddr,
+}
+
+impl Hash for FourTuple {
+    /// Addresses and ports in one write (the keyed hasher takes whole words at a time). Equal
+    /// tuples write equal bytes; the IPv6 flow label and scope are left out, which keeps
+    /// that true.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 36];
+        let mut n = 0;
+        for addr in [self.local, self.remote] {
+            match addr.ip() {
+                IpAddr::V4(ip) => {
+                    buf[n..n + 4].copy_from_slice(&ip.octets());
+                    n += 4;
+                }
+                IpAddr::V6(ip) => {
+                    buf[n..n + 16].copy_from_slice(&ip.octets());
+                    n += 16;
+                }
+            }
+        }
+        buf[n..n + 2].copy_from_slice(&self.local.port().to_le_bytes());
+        buf[n + 2..n + 4].copy_from_slice(&self.remote.port().to_le_bytes());
+        state.write(&buf[..n + 4]);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -261,13 +286,21 @@ impl ConnTable {
             }
             return Top::Exact;
         }
-        self.timers.pop();
         if current {
             if let Some(conn) = self.get_mut(index) {
                 conn.scheduled = actual.into();
             }
-            if let Some(a) = actual {
-                self.timers.push(Reverse((a, index, generation)));
+        }
+        match actual {
+            // The deadline moved later: the entry moves down the heap in place (one sift
+            // instead of a pop and a push).
+            Some(a) if current => {
+                if let Some(mut top) = self.timers.peek_mut() {
+                    *top = Reverse((a, index, generation));
+                }
+            }
+            _ => {
+                self.timers.pop();
             }
         }
         Top::Moved
