@@ -88,9 +88,11 @@ impl ByteQueue {
 pub struct ReassemblyQueue {
     chunks: BTreeMap<u32, Bytes>,
     base: SeqNumber,
-    bytes: usize,
-    charged: usize,
-    limit: usize,
+    // Counts in 32 bits (a receive window is at most 1 GiB, RFC 7323 §2.3): a connection
+    // holds one of these even when idle.
+    bytes: u32,
+    charged: u32,
+    limit: u32,
 }
 
 /// Bookkeeping bytes charged per held chunk on top of its payload.
@@ -114,13 +116,13 @@ impl ReassemblyQueue {
     /// An empty queue holding at most `limit` bytes (payload plus per-chunk overhead).
     pub fn new(limit: usize) -> ReassemblyQueue {
         ReassemblyQueue {
-            limit,
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
             ..ReassemblyQueue::default()
         }
     }
     /// Payload bytes held.
     pub fn len(&self) -> usize {
-        self.bytes
+        self.bytes as usize
     }
     /// Whether no out-of-order data is held.
     pub fn is_empty(&self) -> bool {
@@ -179,7 +181,7 @@ impl ReassemblyQueue {
         }
         let new_bytes: usize = pieces.iter().map(|(s, e)| (e - s) as usize).sum();
         let new_charge = new_bytes + pieces.len() * CHUNK_OVERHEAD;
-        if self.charged + new_charge > self.limit {
+        if self.charged as usize + new_charge > self.limit as usize {
             return InsertOutcome::Full;
         }
         for (s, e) in pieces {
@@ -187,8 +189,9 @@ impl ReassemblyQueue {
             let chunk = Bytes::copy_from_slice(&data[off..off + (e - s) as usize]);
             self.chunks.insert(s, chunk);
         }
-        self.bytes += new_bytes;
-        self.charged += new_charge;
+        // Both stay within `limit`, a u32.
+        self.bytes += new_bytes as u32;
+        self.charged += new_charge as u32;
         InsertOutcome::Stored
     }
 
@@ -210,8 +213,9 @@ impl ReassemblyQueue {
                 deliver(&chunk[skip..]);
                 rcv_nxt = start + chunk.len();
             }
-            self.bytes -= chunk.len();
-            self.charged -= chunk.len() + CHUNK_OVERHEAD;
+            let len = chunk.len() as u32;
+            self.bytes -= len;
+            self.charged -= len + CHUNK_OVERHEAD as u32;
         }
         if self.chunks.is_empty() {
             self.base = rcv_nxt;
