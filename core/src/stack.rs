@@ -111,12 +111,15 @@ impl Shared {
         }
     }
 
-    /// Writes an IP header and `tcp` into `buf`.
+    /// Writes an IP header and `tcp` into `buf`. With `in_place` > 0 the payload, that many
+    /// bytes, is already in `buf` right after where the headers go, and `tcp.payload` is not
+    /// read.
     pub(crate) fn emit_tcp(
         &mut self,
         src: IpAddr,
         dst: IpAddr,
         tcp: &TcpRepr<'_>,
+        in_place: usize,
         ecn: u8,
         buf: &mut [u8],
     ) -> Transmit {
@@ -124,13 +127,17 @@ impl Shared {
             src_addr: src,
             dst_addr: dst,
             protocol: ip_protocol::TCP,
-            payload_len: tcp.segment_len(),
+            payload_len: tcp.segment_len() + in_place,
             hop_limit: self.cfg.hop_limit,
             ecn,
         };
         let h = ip.header_len();
         ip.emit(&mut buf[..h]);
-        let n = tcp.emit(&mut buf[h..], &src, &dst);
+        let n = if in_place > 0 {
+            tcp.emit_header_in_place(&mut buf[h..], in_place, &src, &dst)
+        } else {
+            tcp.emit(&mut buf[h..], &src, &dst)
+        };
         self.stats.segments_out += 1;
         self.stats.packets_out += 1;
         Transmit {
@@ -1117,7 +1124,8 @@ impl Stack {
                     payload: &[],
                 };
                 self.shared.stats.resets_out += 1;
-                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, 0, buf)
+                self.shared
+                    .emit_tcp(local.ip(), remote.ip(), &tcp, 0, 0, buf)
             }
             Control::SynAck {
                 local,
@@ -1139,7 +1147,8 @@ impl Stack {
                     options: *options,
                     payload: &[],
                 };
-                self.shared.emit_tcp(local.ip(), remote.ip(), &tcp, 0, buf)
+                self.shared
+                    .emit_tcp(local.ip(), remote.ip(), &tcp, 0, 0, buf)
             }
             Control::Icmp {
                 src,
@@ -1180,13 +1189,25 @@ impl Stack {
             window: seg.window,
             urgent: 0,
             options: seg.options,
-            payload: conn.send.slice(seg.offset, seg.len),
+            payload: &[],
         };
         if seg.flags.contains(TcpFlags::RST) {
             self.shared.stats.resets_out += 1;
         }
         let (src, dst) = (conn.local.ip(), conn.remote.ip());
-        Some(self.shared.emit_tcp(src, dst, &tcp, seg.ecn, buf))
+        // The payload goes from the send queue straight into the packet; the headers are then
+        // written around it.
+        let at = ip_header_len(src) + tcp.header_len();
+        let len = conn.send.copy_out(seg.offset, &mut buf[at..at + seg.len]);
+        Some(self.shared.emit_tcp(src, dst, &tcp, len, seg.ecn, buf))
+    }
+}
+
+/// The IP header length of a packet from `src`: 20 for IPv4, 40 for IPv6.
+fn ip_header_len(src: IpAddr) -> usize {
+    match src {
+        IpAddr::V4(_) => crate::wire::Ipv4Repr::HEADER_LEN,
+        IpAddr::V6(_) => crate::wire::Ipv6Repr::HEADER_LEN,
     }
 }
 

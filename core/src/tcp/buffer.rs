@@ -4,77 +4,166 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::seq::SeqNumber;
 
-/// A bounded FIFO of bytes: `push` at the tail, `consume` at the head, random reads by offset.
-/// Storage is allocated on demand and released once the queue drains.
+/// A bounded FIFO of bytes: `push` at the tail, `consume` at the head, copies out by offset.
+///
+/// A ring over one allocation, so bytes never move once queued (a queue that shifted its
+/// contents to the front would copy the whole window again every time the tail reached the
+/// end). The ring's storage is written only by appending until it first wraps, so no byte is
+/// ever zero-filled. It is allocated on first use, grows by doubling up to the limit, and is
+/// released once the queue drains, so an idle connection holds none; the next allocation
+/// starts at the size the ring had reached, so a busy queue that drains often does not grow
+/// again from nothing each time.
 #[derive(Debug, Default)]
 pub struct ByteQueue {
-    buf: BytesMut,
-    capacity: usize,
+    /// The ring: `ring.len()` bytes are in use as the ring (it only grows, by appending, up to
+    /// `ring.capacity()`); empty while nothing is held.
+    ring: Vec<u8>,
+    /// Index of the first byte held.
+    head: u32,
+    /// Bytes held.
+    len: u32,
+    /// The size limit.
+    capacity: u32,
+    /// The allocation the ring had reached when it was last released.
+    last_size: u32,
 }
 
+/// The first allocation of a queue (or the limit, if smaller).
+const FIRST_RING: usize = 4096;
+
 impl ByteQueue {
-    /// An empty queue that holds at most `capacity` bytes. Allocates nothing yet.
+    /// An empty queue that holds at most `capacity` bytes (up to 4 GiB). Allocates nothing
+    /// yet.
     pub fn new(capacity: usize) -> ByteQueue {
         ByteQueue {
-            buf: BytesMut::new(),
-            capacity,
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+            ..ByteQueue::default()
         }
     }
     /// Bytes held.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.len as usize
     }
     /// Whether the queue holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.len == 0
     }
     /// The size limit.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
     /// Room left before the limit.
     pub fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.buf.len())
+        (self.capacity - self.len) as usize
     }
     /// Bytes of heap held right now.
     pub fn allocated(&self) -> usize {
-        self.buf.capacity()
+        self.ring.capacity()
+    }
+    /// The ring index of the byte `offset` bytes after the head (`offset` < the ring's size).
+    fn at(&self, offset: usize) -> usize {
+        let i = self.head as usize + offset;
+        if i >= self.ring.len() {
+            i - self.ring.len()
+        } else {
+            i
+        }
+    }
+    /// Moves the bytes held into a new allocation of at least `need` bytes (doubling, never
+    /// past the limit), in order from its start.
+    fn grow(&mut self, need: usize) {
+        let size = need
+            .max(self.ring.capacity() * 2)
+            .max(self.last_size as usize)
+            .max(FIRST_RING)
+            .min(self.capacity as usize);
+        let mut ring = Vec::with_capacity(size);
+        let (a, b) = self.pieces(0, self.len as usize);
+        ring.extend_from_slice(a);
+        ring.extend_from_slice(b);
+        self.ring = ring;
+        self.head = 0;
     }
     /// Appends as much of `data` as fits; returns how much.
     pub fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
-        if n > 0 {
-            if self.buf.capacity() == 0 {
-                // First use: reserve a sensible chunk so small writes do not reallocate.
-                self.buf.reserve(self.capacity.min(64 * 1024).max(n));
-            }
-            self.buf.extend_from_slice(&data[..n]);
+        if n == 0 {
+            return 0;
         }
-        n
+        if self.len as usize + n > self.ring.capacity() {
+            self.grow(self.len as usize + n);
+        }
+        let mut rest = &data[..n];
+        while !rest.is_empty() {
+            let (head, len, size) = (self.head as usize, self.len as usize, self.ring.len());
+            let k = if head + len == size && size < self.ring.capacity() {
+                // Contiguous up to the end of what the ring uses, and the allocation has room:
+                // the ring grows by appending.
+                let k = rest.len().min(self.ring.capacity() - size);
+                self.ring.extend_from_slice(&rest[..k]);
+                k
+            } else {
+                // Write into the ring between the tail and the head (wrapping at its end).
+                let tail = self.at(len);
+                let room = if tail >= head {
+                    size - tail
+                } else {
+                    head - tail
+                };
+                let k = rest.len().min(room);
+                self.ring[tail..tail + k].copy_from_slice(&rest[..k]);
+                k
+            };
+            // Within the limit, a u32; the ring never runs out of room here (`grow` above).
+            debug_assert!(k > 0, "byte queue ring out of room");
+            if k == 0 {
+                break;
+            }
+            self.len += k as u32;
+            rest = &rest[k..];
+        }
+        n - rest.len()
     }
     /// Drops `n` bytes from the head (clamped to the length).
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.advance(n);
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
-            // Release memory of idle connections.
-            self.buf = BytesMut::new();
+        let n = n.min(self.len as usize);
+        if n == self.len as usize {
+            // Release the memory of idle connections.
+            self.last_size = self.ring.capacity() as u32;
+            self.ring = Vec::new();
+            self.head = 0;
+            self.len = 0;
+            return;
         }
+        self.head = self.at(n) as u32;
+        self.len -= n as u32;
     }
-    /// The bytes at `offset..offset+len`, clamped to what is held.
-    pub fn slice(&self, offset: usize, len: usize) -> &[u8] {
-        let start = offset.min(self.buf.len());
-        let end = offset.saturating_add(len).min(self.buf.len());
-        &self.buf[start..end]
+    /// The bytes `offset..offset + n` (clamped to what is held) as two slices: up to the end
+    /// of the ring, and from its start.
+    fn pieces(&self, offset: usize, n: usize) -> (&[u8], &[u8]) {
+        let n = n.min((self.len as usize).saturating_sub(offset));
+        if n == 0 {
+            return (&[], &[]);
+        }
+        let start = self.at(offset);
+        let first = n.min(self.ring.len() - start);
+        (&self.ring[start..start + first], &self.ring[..n - first])
+    }
+    /// Copies the bytes from `offset` on into `out` (as many as are held and fit); returns
+    /// how many.
+    pub fn copy_out(&self, offset: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.pieces(offset, out.len());
+        out[..a.len()].copy_from_slice(a);
+        out[a.len()..a.len() + b.len()].copy_from_slice(b);
+        a.len() + b.len()
     }
     /// Copies up to `out.len()` bytes from the head into `out` and consumes them.
     pub fn read_into(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.buf.len());
-        out[..n].copy_from_slice(&self.buf[..n]);
+        let n = self.copy_out(0, out);
         self.consume(n);
         n
     }
@@ -245,12 +334,45 @@ mod tests {
         let mut q = ByteQueue::new(10);
         assert_eq!(q.push(b"hello world"), 10);
         assert_eq!(q.free(), 0);
-        assert_eq!(q.slice(6, 100), b"worl");
-        q.consume(5);
         let mut out = [0u8; 8];
+        assert_eq!(q.copy_out(6, &mut out), 4);
+        assert_eq!(&out[..4], b"worl");
+        q.consume(5);
         assert_eq!(q.read_into(&mut out), 5);
         assert_eq!(&out[..5], b" worl");
         assert_eq!(q.allocated(), 0);
+    }
+
+    /// Bytes come out in order and at the right offsets however the ring wraps and grows.
+    #[test]
+    fn byte_queue_wraps_and_grows_in_order() {
+        let mut q = ByteQueue::new(10_000);
+        let mut model = alloc::collections::VecDeque::new();
+        let mut next = 0u8;
+        let mut out = alloc::vec![0u8; 10_000];
+        for step in 0..2000usize {
+            let want = (step * 7919) % 1500;
+            let data: Vec<u8> = (0..want)
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            let n = q.push(&data);
+            assert_eq!(n, want.min(10_000 - model.len()));
+            model.extend(&data[..n]);
+            assert_eq!(q.len(), model.len());
+            let offset = (step * 31) % (model.len() + 1);
+            let k = q.copy_out(offset, &mut out[..700]);
+            assert_eq!(k, (model.len() - offset).min(700));
+            assert!(out[..k].iter().eq(model.range(offset..offset + k)));
+            let drop = (step * 13) % 1700;
+            q.consume(drop);
+            for _ in 0..drop.min(model.len()) {
+                model.pop_front();
+            }
+            assert!(q.allocated() <= 10_000);
+        }
     }
 
     #[test]
