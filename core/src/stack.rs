@@ -1225,12 +1225,7 @@ fn is_unicast(a: IpAddr) -> bool {
     }
 }
 
+/// Feeds a 4-tuple to a keyed hasher, as the connection table hashes it.
 fn hash_tuple(h: &mut SipHasher, local: SocketAddr, remote: SocketAddr) {
-    for a in [local, remote] {
-        match a.ip() {
-            IpAddr::V4(v4) => h.write(&v4.octets()),
-            IpAddr::V6(v6) => h.write(&v6.octets()),
-        }
-        h.write(&a.port().to_be_bytes());
-    }
+    core::hash::Hash::hash(&FourTuple { local, remote }, h);
 }

@@ -32,8 +32,10 @@ pub struct ByteQueue {
     last_size: u32,
 }
 
-/// The first allocation of a queue (or the limit, if smaller).
-const FIRST_RING: usize = 4096;
+/// The smallest allocation of a queue (or the limit, if smaller). A first allocation is no
+/// larger than the first write needs, so a request or response of a few hundred bytes costs
+/// a small, cheap allocation.
+const MIN_RING: usize = 256;
 
 impl ByteQueue {
     /// An empty queue that holds at most `capacity` bytes (up to 4 GiB). Allocates nothing
@@ -79,7 +81,7 @@ impl ByteQueue {
         let size = need
             .max(self.ring.capacity() * 2)
             .max(self.last_size as usize)
-            .max(FIRST_RING)
+            .max(MIN_RING)
             .min(self.capacity as usize);
         let mut ring = Vec::with_capacity(size);
         let (a, b) = self.pieces(0, self.len as usize);
