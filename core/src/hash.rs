@@ -1,21 +1,30 @@
-//! Keyed hashing: SipHash-2-4 for ISNs (RFC 6528), ephemeral ports (RFC 6056) and the
-//! connection table, so that a remote peer cannot predict values or aim hash collisions.
+//! Keyed hashing, so that a remote peer can neither predict values nor aim hash collisions:
+//! SipHash-2-4 for ISNs (RFC 6528), ephemeral ports (RFC 6056) and SYN cookies, and the
+//! lighter SipHash-1-3 (as Rust's standard hash map uses) for the connection table, which
+//! hashes on every packet.
 
 use core::hash::{BuildHasher, Hasher};
 
-/// SipHash-2-4 (Aumasson & Bernstein) keyed with 128 bits.
+/// SipHash-c-d (Aumasson & Bernstein) keyed with 128 bits: `C` rounds per message word, `D`
+/// finalization rounds.
 #[derive(Debug, Clone)]
-pub struct SipHasher {
+pub struct Sip<const C: usize, const D: usize> {
     v: [u64; 4],
     tail: u64,
     ntail: usize,
     length: usize,
 }
 
-impl SipHasher {
+/// SipHash-2-4, the function's standard strength.
+pub type SipHasher = Sip<2, 4>;
+
+/// SipHash-1-3, for hash tables.
+pub type SipHasher13 = Sip<1, 3>;
+
+impl<const C: usize, const D: usize> Sip<C, D> {
     /// A hasher keyed with `key`.
-    pub fn new(key: [u64; 2]) -> SipHasher {
-        SipHasher {
+    pub fn new(key: [u64; 2]) -> Self {
+        Sip {
             v: [
                 key[0] ^ 0x736f_6d65_7073_6575,
                 key[1] ^ 0x646f_7261_6e64_6f6d,
@@ -55,13 +64,14 @@ impl SipHasher {
 
     fn compress(&mut self, m: u64) {
         self.v[3] ^= m;
-        self.round();
-        self.round();
+        for _ in 0..C {
+            self.round();
+        }
         self.v[0] ^= m;
     }
 }
 
-impl Hasher for SipHasher {
+impl<const C: usize, const D: usize> Hasher for Sip<C, D> {
     fn write(&mut self, bytes: &[u8]) {
         self.length = self.length.wrapping_add(bytes.len());
         let mut rest = bytes;
@@ -86,14 +96,14 @@ impl Hasher for SipHasher {
         let b = ((s.length as u64 & 0xff) << 56) | s.tail;
         s.compress(b);
         s.v[2] ^= 0xff;
-        for _ in 0..4 {
+        for _ in 0..D {
             s.round();
         }
         s.v[0] ^ s.v[1] ^ s.v[2] ^ s.v[3]
     }
 }
 
-/// Builds [`SipHasher`]s with one fixed key; used by the connection table.
+/// Builds [`SipHasher13`]s with one fixed key; used by the connection table.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyedState {
     key: [u64; 2],
@@ -107,9 +117,9 @@ impl KeyedState {
 }
 
 impl BuildHasher for KeyedState {
-    type Hasher = SipHasher;
-    fn build_hasher(&self) -> SipHasher {
-        SipHasher::new(self.key)
+    type Hasher = SipHasher13;
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new(self.key)
     }
 }
 
@@ -132,5 +142,20 @@ mod tests {
             h.write(piece);
         }
         assert_eq!(h.finish(), 0xa129_ca61_49be_45e5);
+    }
+
+    /// SipHash-1-3 against the standard library's hasher (SipHash-1-3 keyed with zeros).
+    #[cfg(feature = "std")]
+    #[test]
+    fn siphash13_matches_std() {
+        extern crate std;
+        for len in [0usize, 1, 7, 8, 9, 15, 16, 36, 100] {
+            let msg: std::vec::Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let mut ours = SipHasher13::new([0, 0]);
+            ours.write(&msg);
+            let mut std_h = std::collections::hash_map::DefaultHasher::new();
+            std_h.write(&msg);
+            assert_eq!(ours.finish(), std_h.finish(), "length {len}");
+        }
     }
 }
