@@ -1,6 +1,6 @@
-//! The byte queues of a connection, built on the `bytes` crate: the send queue (unacknowledged
-//! and unsent data), the receive queue (in-order data the application has not read) and the
-//! out-of-order reassembly queue.
+//! The byte queues of a connection: the send queue (unacknowledged and unsent data) and the
+//! receive queue (in-order data the application has not read), both rings, and the
+//! out-of-order reassembly queue, whose chunks are `bytes::Bytes`.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
