@@ -1,6 +1,7 @@
 //! The connection table: generational slots, a keyed 4-tuple hash map, and a timer heap with
 //! lazy invalidation.
 
+use alloc::boxed::Box;
 use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
 use core::cell::Cell;
@@ -56,6 +57,56 @@ struct Slot {
     linked: bool,
 }
 
+/// Slots kept in fixed-size chunks: the table holds at most one partly used chunk beyond the
+/// slots in use, where a vector that doubles would hold up to twice as many (at a million
+/// connections of about 900 bytes, that is the difference between a few hundred kilobytes
+/// and close to a gigabyte).
+#[derive(Debug, Default)]
+struct Slots {
+    chunks: Vec<Box<[Slot]>>,
+    len: usize,
+}
+
+/// Slots per chunk.
+const SLOT_CHUNK: usize = 256;
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, index: usize) -> Option<&Slot> {
+        (index < self.len).then(|| &self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Slot> {
+        (index < self.len).then(|| &mut self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
+    }
+
+    /// Adds an empty slot; returns its index.
+    fn push(&mut self) -> usize {
+        if self.len == self.chunks.len() * SLOT_CHUNK {
+            self.chunks
+                .push((0..SLOT_CHUNK).map(|_| Slot::default()).collect());
+        }
+        self.len += 1;
+        self.len - 1
+    }
+}
+
+impl core::ops::Index<usize> for Slots {
+    type Output = Slot;
+    fn index(&self, index: usize) -> &Slot {
+        &self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK]
+    }
+}
+
+impl core::ops::IndexMut<usize> for Slots {
+    fn index_mut(&mut self, index: usize) -> &mut Slot {
+        &mut self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK]
+    }
+}
+
 /// What [`ConnTable`] found at the top of its timer heap.
 enum Top {
     /// The heap is empty.
@@ -84,7 +135,7 @@ impl FourTuple {
 /// connection in the slot, so the tuple is stored once per connection.
 #[derive(Debug)]
 pub(crate) struct ConnTable {
-    slots: Vec<Slot>,
+    slots: Slots,
     free: Vec<u32>,
     by_tuple: HashTable<u32>,
     hasher: KeyedState,
@@ -97,7 +148,7 @@ pub(crate) struct ConnTable {
 impl ConnTable {
     pub fn new(hasher: KeyedState) -> ConnTable {
         ConnTable {
-            slots: Vec::new(),
+            slots: Slots::default(),
             free: Vec::new(),
             by_tuple: HashTable::new(),
             hasher,
@@ -131,10 +182,7 @@ impl ConnTable {
         let tuple = FourTuple::of(&conn);
         let index = match self.free.pop() {
             Some(index) => index,
-            None => {
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push() as u32,
         };
         debug_assert_eq!(conn.id.index, index);
         self.slots[index as usize].conn = Some(conn);
