@@ -651,16 +651,24 @@ impl World {
                 );
                 // Any connection of B's with that 4-tuple and ISS: with SYN cookies, an ACK that
                 // repeats a closed connection's handshake rightly opens another just like it, and
-                // A cannot tell their segments apart.
+                // A cannot tell their segments apart — its stream may even interleave pieces of
+                // both, so each byte must be one that one of them sent at that offset.
                 let logs = self
                     .b_sent
                     .get(&(info.remote, info.local))
                     .expect("A reads data from a 4-tuple B's application never held");
-                let (from, to) = (received as usize, received as usize + n);
+                let twins: Vec<&SendLog> = logs.iter().filter(|l| l.iss == info.irs).collect();
+                let from = received as usize;
+                let bad = buf[..n]
+                    .iter()
+                    .enumerate()
+                    .find(|&(j, b)| !twins.iter().any(|l| l.data.get(from + j) == Some(b)));
                 assert!(
-                    logs.iter()
-                        .any(|l| l.iss == info.irs && l.data.get(from..to) == Some(&buf[..n])),
-                    "A read bytes B never sent at offset {received}"
+                    bad.is_none(),
+                    "A read bytes B never sent at offset {} ({} connections of B with that \
+                     4-tuple and ISS)",
+                    from + bad.map_or(0, |(j, _)| j),
+                    twins.len()
                 );
                 received += n as u64;
             }
