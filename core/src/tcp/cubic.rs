@@ -11,19 +11,25 @@ const BETA_TENTHS: u64 = 7;
 /// The cube of 1000 ms: (t - K)³ in ms³ divided by this is in s³.
 const MS3_PER_S3: i128 = 1_000_000_000;
 
-/// CUBIC state of one connection.
+/// CUBIC state of one connection. Windows are bytes in 32 bits, as cwnd is; the arithmetic
+/// is done in 64 and 128 bits.
 #[derive(Debug, Clone, Default)]
 pub struct Cubic {
-    /// W_max: the window just before the last reduction, bytes.
-    w_max: u64,
     /// The start of the current congestion-avoidance epoch.
     epoch_start: Option<Instant>,
+    /// W_max: the window just before the last reduction, bytes.
+    w_max: u32,
     /// K: time from the epoch start until W_cubic reaches W_max again, ms.
-    k_ms: u64,
+    k_ms: u32,
     /// W_est: the Reno-friendly estimate (RFC 9438 §4.3), bytes.
-    w_est: u64,
-    /// The window at the epoch start (the origin of W_est growth), bytes.
-    cwnd_epoch: u64,
+    w_est: u32,
+    /// cwnd_prior: the window when the last congestion event set ssthresh, bytes.
+    cwnd_prior: u32,
+}
+
+/// `v` saturated to 32 bits.
+fn sat32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 /// Integer cube root (the largest r with r³ <= n).
@@ -60,17 +66,16 @@ impl CongestionControl for Cubic {
             None => {
                 // A new epoch (RFC 9438 §4.2): K from how far below W_max the window is.
                 self.epoch_start = Some(now);
-                if self.w_max <= cwnd {
-                    self.w_max = cwnd;
+                if self.w_max <= w.cwnd {
+                    self.w_max = w.cwnd;
                     self.k_ms = 0;
                 } else {
                     // K = cbrt((W_max - cwnd) / C) seconds, with C = 0.4 segments/s³.
                     let segs_e9 =
-                        u128::from(self.w_max - cwnd) * 25 * 100_000_000 / u128::from(mss);
-                    self.k_ms = cbrt(segs_e9);
+                        u128::from(self.w_max - w.cwnd) * 25 * 100_000_000 / u128::from(mss);
+                    self.k_ms = sat32(cbrt(segs_e9));
                 }
-                self.w_est = cwnd;
-                self.cwnd_epoch = cwnd;
+                self.w_est = w.cwnd;
                 now
             }
         };
@@ -78,12 +83,18 @@ impl CongestionControl for Cubic {
         let t = now.saturating_duration_since(epoch).as_millis() as u64;
         // The target one RTT ahead, at most 1.5·cwnd (RFC 9438 §4.2).
         let target = self.w_cubic(t + rtt_ms, mss).clamp(cwnd, cwnd + cwnd / 2);
-        // Reno-friendly estimate (RFC 9438 §4.3): α = 3(1-β)/(1+β) segments per RTT.
-        let alpha_num = 3 * (10 - BETA_TENTHS);
-        let alpha_den = 10 + BETA_TENTHS;
-        self.w_est += alpha_num * mss * u64::from(acked) / (alpha_den * cwnd.max(1));
-        let next = if self.w_cubic(t, mss) < self.w_est {
-            self.w_est.max(cwnd)
+        // Reno-friendly estimate (RFC 9438 §4.3): α = 3(1-β)/(1+β) segments per RTT until
+        // W_est is back at cwnd_prior, then 1, Reno's own rate.
+        let (alpha_num, alpha_den) = if self.w_est >= self.cwnd_prior {
+            (1, 1)
+        } else {
+            (3 * (10 - BETA_TENTHS), 10 + BETA_TENTHS)
+        };
+        let w_est =
+            u64::from(self.w_est) + alpha_num * mss * u64::from(acked) / (alpha_den * cwnd.max(1));
+        self.w_est = sat32(w_est);
+        let next = if self.w_cubic(t, mss) < w_est {
+            w_est.max(cwnd)
         } else {
             // Concave or convex region: close (target - cwnd) over one window of ACKs.
             cwnd + (target - cwnd) * u64::from(acked) / cwnd.max(1)
@@ -95,12 +106,13 @@ impl CongestionControl for Cubic {
         let cwnd = u64::from(w.cwnd);
         // Fast convergence (RFC 9438 §4.7): release bandwidth when the window did not reach
         // the previous W_max.
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (10 + BETA_TENTHS) / 20
+        self.w_max = if w.cwnd < self.w_max {
+            sat32(cwnd * (10 + BETA_TENTHS) / 20)
         } else {
-            cwnd
+            w.cwnd
         };
         self.epoch_start = None;
+        self.cwnd_prior = w.cwnd;
         let reduced = cwnd * BETA_TENTHS / 10;
         reduced.max(2 * u64::from(w.mss)).min(u64::from(u32::MAX)) as u32
     }
@@ -160,5 +172,42 @@ mod tests {
             last_growth = w.cwnd - before;
         }
         assert!((95_000..=106_000).contains(&w.cwnd), "cwnd {}", w.cwnd);
+    }
+
+    #[test]
+    fn reno_friendly_estimate_grows_at_renos_rate_once_back_at_cwnd_prior() {
+        // RFC 9438 §4.3: W_est grows by α = 3(1-β)/(1+β) ≈ 0.53 segments per window of ACKs
+        // until it reaches cwnd_prior, then by 1. A tiny window at a short RTT keeps CUBIC in
+        // the Reno-friendly region.
+        let mss = 1000u32;
+        let mut c = Cubic::default();
+        let mut w = Window {
+            cwnd: 10_000,
+            ssthresh: u32::MAX,
+            mss,
+        };
+        w.cwnd = c.on_congestion_event(&w, 10_000, Instant::ZERO);
+        assert_eq!(w.cwnd, 7000);
+        let rtt = Duration::from_millis(10);
+        let mut now = Instant::ZERO;
+        let mut per_rtt = alloc::vec::Vec::new();
+        for _ in 0..12 {
+            let before = w.cwnd;
+            for _ in 0..w.cwnd / mss {
+                c.avoid(&mut w, mss, now, Some(rtt));
+            }
+            now = now + rtt;
+            per_rtt.push(w.cwnd - before);
+        }
+        // Below cwnd_prior (10 segments): about half a segment per round trip.
+        assert!(
+            per_rtt[..4].iter().all(|&g| (400..=600).contains(&g)),
+            "{per_rtt:?}"
+        );
+        // Past it: a whole segment per round trip.
+        assert!(
+            per_rtt[9..].iter().all(|&g| (900..=1100).contains(&g)),
+            "{per_rtt:?}"
+        );
     }
 }

@@ -164,6 +164,11 @@ impl Connection {
         cfg: &StackConfig,
         stats: &mut Stats,
     ) -> Option<OutSegment> {
+        if self.cc.in_sack_recovery() {
+            // Proportional Rate Reduction (RFC 6937) sets the window for what follows.
+            let (pipe, sacked) = (self.pipe(), self.scoreboard.sacked_bytes());
+            self.cc.prr_update(pipe, self.snd_una, sacked);
+        }
         if self.cc.in_sack_recovery() || self.rack.first_lost().is_some() {
             // RACK-detected losses are repaired even when no new recovery may start (one is
             // still guarded by RFC 6675's RecoveryPoint rule).
@@ -235,9 +240,20 @@ impl Connection {
         });
         let (seq, len) = match rack_lost.filter(|(_, len)| *len > 0) {
             Some(lost) => lost,
-            None => self
-                .scoreboard
-                .next_retransmit(self.snd_una, self.snd_max, mss, any_hole)?,
+            None => loop {
+                let (seq, len) =
+                    self.scoreboard
+                        .next_retransmit(self.snd_una, self.snd_max, mss, any_hole)?;
+                // A hole RACK already resent (RFC 8985 §6.3), possibly before this recovery
+                // began and reset HighRxt, and whose retransmission is still in flight: it
+                // counts as retransmitted (RFC 6675 HighRxt), not as a hole to send again.
+                match self.rack.resent_in_flight_at(seq) {
+                    Some(end) if end > seq => {
+                        self.scoreboard.high_rxt = self.scoreboard.high_rxt.max(end);
+                    }
+                    _ => break (seq, len),
+                }
+            },
         };
         let seg = self.retransmit_at(now, seq, len as usize, stats)?;
         let end = seg.seq + seg.len + u32::from(seg.flags.contains(TcpFlags::FIN));
@@ -245,12 +261,31 @@ impl Connection {
         Some(seg)
     }
 
-    /// RFC 6675 `SetPipe`, less what RACK has judged lost (RFC 8985 §6.3): the bytes still
-    /// believed to be in the network.
+    /// RFC 6675 `SetPipe`, corrected by what RACK knows per segment (RFC 8985 §6.3): the bytes
+    /// still believed to be in the network. Less what RACK has judged lost, except a segment
+    /// SetPipe already leaves out (IsLost, and not retransmitted since); plus retransmissions
+    /// that SetPipe cannot see because they lie above HighRxt.
     fn pipe(&self) -> u32 {
         let mss = self.smss();
-        let pipe = self.scoreboard.pipe(self.snd_una, self.snd_max, mss);
-        pipe.saturating_sub(self.rack.lost_bytes())
+        let sb = &self.scoreboard;
+        let pipe = sb.pipe(self.snd_una, self.snd_max, mss);
+        let rack_lost: u32 = self
+            .rack
+            .lost()
+            .map(|(start, end)| (start.max(self.snd_una), end))
+            .filter(|&(start, end)| start < end && (start < sb.high_rxt || !sb.is_lost(start, mss)))
+            .map(|(start, end)| end.since(start))
+            .sum();
+        // Retransmissions RACK sent above HighRxt (before this recovery reset it, or ahead
+        // of NextSeg) are in flight too, where SetPipe counts the hole as lost and not resent.
+        let resent: u32 = self
+            .rack
+            .resent_in_flight()
+            .map(|(start, end)| (start.max(self.snd_una), end))
+            .filter(|&(start, end)| start < end && start >= sb.high_rxt && sb.is_lost(start, mss))
+            .map(|(start, end)| end.since(start))
+            .sum();
+        pipe.saturating_add(resent).saturating_sub(rack_lost)
     }
 
     /// Resends up to `max_len` bytes (at most one segment) from `seq`, which lies between
@@ -282,6 +317,7 @@ impl Connection {
         self.rtt.cancel_timing();
         self.rack.on_retransmit(seq, seq + len, now);
         self.cc.on_retransmit();
+        self.cc.on_send(len as u32);
         if self.rtx_deadline.is_none() || seq == self.snd_una {
             self.rtx_deadline = Deadline::at(now + self.rtt.rto());
         }
@@ -390,11 +426,14 @@ impl Connection {
             }
         }
         let end = self.snd_nxt + len + u32::from(fin_due);
+        self.cc.on_send(len as u32);
         if retransmission {
             stats.retransmitted_segments += 1;
             self.retransmits += 1;
             self.rack
                 .on_retransmit(self.snd_nxt, self.snd_nxt + len, now);
+            // Resent after an RTO: a D-SACK undo needs this one reported as a duplicate too.
+            self.cc.on_retransmit();
         } else {
             stats.bytes_sent += len as u64;
             self.rtt.start_timing(end, now);

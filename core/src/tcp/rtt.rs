@@ -34,26 +34,31 @@ pub struct RttEstimator {
 /// the variance term never collapses to nothing.
 const GRANULARITY_US: u64 = 1_000;
 
-/// `latest_us` when no sample is waiting.
-const NO_SAMPLE: u32 = u32::MAX;
+/// A 32-bit microsecond RTT field that holds no value yet (the connection's RTT state —
+/// this estimator, RACK, HyStart — is kept in 32-bit microseconds to keep it small).
+pub(crate) const NO_RTT: u32 = u32::MAX;
 
-/// `d` in whole microseconds, saturated below `u32::MAX`.
-fn us(d: Duration) -> u32 {
-    u32::try_from(d.as_micros()).map_or(u32::MAX - 1, |v| v.min(u32::MAX - 1))
+/// `latest_us` when no sample is waiting.
+const NO_SAMPLE: u32 = NO_RTT;
+
+/// `d` in whole microseconds, saturated below [`NO_RTT`].
+pub(crate) fn rtt_us(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).map_or(NO_RTT - 1, |v| v.min(NO_RTT - 1))
 }
 
-fn from_us(v: u32) -> Duration {
+/// A 32-bit microsecond field as a duration.
+pub(crate) fn from_us(v: u32) -> Duration {
     Duration::from_micros(u64::from(v))
 }
 
 impl RttEstimator {
     /// A fresh estimator with the initial RTO (RFC 6298 §2.1).
     pub fn new(initial: Duration, min: Duration, max: Duration) -> RttEstimator {
-        let (min_us, max_us) = (us(min), us(max).max(us(min)));
+        let (min_us, max_us) = (rtt_us(min), rtt_us(max).max(rtt_us(min)));
         RttEstimator {
             srtt_us: 0,
             rttvar_us: 0,
-            rto_us: us(initial).clamp(min_us, max_us),
+            rto_us: rtt_us(initial).clamp(min_us, max_us),
             min_us,
             max_us,
             latest_us: NO_SAMPLE,
@@ -92,7 +97,7 @@ impl RttEstimator {
 
     /// Feeds one RTT measurement (RFC 6298 §2.2 and §2.3).
     pub fn sample(&mut self, rtt: Duration) {
-        let r = us(rtt);
+        let r = rtt_us(rtt);
         self.latest_us = r;
         if !self.has_sample {
             self.srtt_us = r;
@@ -108,7 +113,14 @@ impl RttEstimator {
             self.rttvar_us = ((3 * rttvar + srtt.abs_diff(r)) / 4) as u32;
             self.srtt_us = ((7 * srtt + r) / 8) as u32;
         }
-        let rto = u64::from(self.srtt_us) + GRANULARITY_US.max(4 * u64::from(self.rttvar_us));
+        // RFC 6298 §2.3 with the variance term floored at the minimum RTO, as Linux does
+        // (tcp_set_rto): with a sample from every ACK (RFC 7323 §4) RTTVAR shrinks towards
+        // zero on a steady path, and SRTT + 4·RTTVAR alone would fire spuriously as soon as a
+        // queue (our own slow start's, for one) delays a retransmission by a little.
+        let variance = (4 * u64::from(self.rttvar_us))
+            .max(GRANULARITY_US)
+            .max(u64::from(self.min_us));
+        let rto = u64::from(self.srtt_us) + variance;
         self.rto_us = rto.clamp(u64::from(self.min_us), u64::from(self.max_us)) as u32;
         self.backoff = 0;
     }
@@ -170,10 +182,27 @@ mod tests {
         // SRTT = 100 ms, RTTVAR = 50 ms, RTO = 100 + 4*50 = 300 ms.
         assert_eq!(r.rto(), Duration::from_millis(300));
         r.sample(Duration::from_millis(100));
-        // RTTVAR = 3/4*50 + 0 = 37.5 ms; RTO = 100 + 150 = 250 ms.
-        assert_eq!(r.rto(), Duration::from_micros(250_000));
+        // RTTVAR = 3/4*50 + 0 = 37.5 ms; 4*RTTVAR = 150 ms is below the 200 ms floor, so
+        // RTO = 100 + 200 = 300 ms.
+        assert_eq!(r.rto(), Duration::from_millis(300));
         r.on_timeout();
-        assert_eq!(r.rto(), Duration::from_millis(500));
+        assert_eq!(r.rto(), Duration::from_millis(600));
+    }
+
+    /// A steady path sampled on every ACK: RTTVAR decays to nothing, but the RTO stays a
+    /// minimum RTO above SRTT instead of collapsing onto it.
+    #[test]
+    fn steady_samples_keep_the_rto_above_srtt() {
+        let mut r = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        for _ in 0..200 {
+            r.sample(Duration::from_millis(400));
+        }
+        assert!(r.rttvar() < Duration::from_millis(1));
+        assert_eq!(r.rto(), Duration::from_millis(600));
     }
 
     #[test]
