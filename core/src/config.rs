@@ -124,7 +124,10 @@ pub struct StackConfig {
     pub hop_limit: u8,
     /// Ephemeral port range for active opens (RFC 6335: 49152..=65535).
     pub ephemeral_ports: (u16, u16),
-    /// Verify checksums of incoming packets (turn off only for fuzzing).
+    /// Verify checksums of incoming packets. Turn off only when every packet has been
+    /// checked before it reaches the stack — an adapter with checksum offload that verifies
+    /// (or trusts the NIC's or kernel's verdict on) each frame, as io-mio's `--offload` does —
+    /// or for fuzzing.
     pub verify_checksums: bool,
     /// Control packets (RSTs, challenge ACKs, ICMP replies) that may wait for `poll_transmit`.
     pub control_queue_limit: usize,

@@ -550,3 +550,29 @@ fn stack_wide_receive_memory_bounds_reassembly() {
     assert_eq!(p.send(ACK, 3001, 1, &[3; 1460]), Input::Accepted);
     assert_eq!(p.info(c).reassembly_queued, 1460);
 }
+
+/// The peer's receive buffer filled mid-flight: it took 500 of the 1000 bytes sent and closed
+/// its window. Its RCV.NXT is our SND.UNA, and with a zero window it accepts a segment only at
+/// exactly that sequence number (RFC 9293 §3.10.7.4) — an ACK at SND.MAX would be dropped
+/// unread, and if the peer is stuck the same way, both stall until a retransmission timeout.
+/// Our ACKs go at the right edge of its window instead (as Linux's tcp_acceptable_seq).
+#[test]
+fn acks_stay_acceptable_to_a_peer_whose_window_closed_below_snd_max() {
+    let mut p = Peer::new(config());
+    let c = p.active_open(ConnectOptions::default());
+    p.stack.set_nodelay(c, true).unwrap();
+    assert_eq!(p.stack.send(c, &data(3, 1000)), Ok(1000));
+    p.expect(ACK, 1, 1, 1000);
+    // The peer took the first 500 bytes only and has no room left.
+    p.tx(ACK).seq(1).ack(501).win(0).send();
+    assert_eq!(p.info(c).snd_wnd, 0);
+    // Its data arrives; our ACK carries SEQ = 501, the peer's RCV.NXT, not 1001.
+    p.advance_ms(10);
+    assert_eq!(
+        p.tx(ACK).seq(1).ack(501).win(0).data(b"hello").send(),
+        Input::Accepted
+    );
+    p.advance_ms(200);
+    let ack = p.pop().expect("an ACK for the peer's data");
+    assert_eq!((ack.rseq, ack.rack, ack.len()), (501, 6, 0));
+}

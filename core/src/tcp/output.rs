@@ -492,17 +492,34 @@ impl Connection {
             // SYN-ACK is such a segment, and that ACK is what completes the peer's side.
             return None;
         }
-        // After an RTO rewinds SND.NXT, an ACK must still carry the highest sequence number
-        // sent: the peer may already hold data beyond SND.NXT and would find an older
-        // sequence number unacceptable and drop the ACK (BSD tcp_output does the same).
         if self.ack_now || self.window_update_due() {
-            return Some(self.bare(now, self.snd_max, TcpFlags::default(), true));
+            return Some(self.bare(now, self.ack_seq(), TcpFlags::default(), true));
         }
         if self.dup_acks_owed > 0 {
             self.dup_acks_owed -= 1;
-            return Some(self.bare(now, self.snd_max, TcpFlags::default(), true));
+            return Some(self.bare(now, self.ack_seq(), TcpFlags::default(), true));
         }
         None
+    }
+
+    /// The sequence number of a pure ACK: one the peer finds acceptable (RFC 9293
+    /// §3.10.7.4), or it drops the ACK unread.
+    ///
+    /// After an RTO rewinds SND.NXT it is still the highest sequence number sent, SND.MAX:
+    /// the peer may already hold data beyond SND.NXT and would find an older one unacceptable
+    /// (BSD tcp_output does the same). But never past the right edge of the peer's window: a
+    /// peer whose window is zero accepts an ACK only at exactly its RCV.NXT, and bytes we sent
+    /// beyond the window (a zero-window probe) were not taken, so SND.MAX is not that. Linux
+    /// (tcp_acceptable_seq) does the same; without it two peers with full receive buffers
+    /// each drop the other's ACKs and stall until a retransmission timeout.
+    pub(crate) fn ack_seq(&self) -> SeqNumber {
+        let window_end = self.snd_una + self.snd_wnd;
+        // Until our SYN is acknowledged the window says nothing about it.
+        if self.snd_una != self.iss && self.snd_max > window_end {
+            window_end
+        } else {
+            self.snd_max
+        }
     }
 
     /// Bookkeeping for any segment carrying our current ACK.
