@@ -137,7 +137,10 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
                 .listen(port)
                 .map_err(|e| std::io::Error::other(format!("listen: {e}")))?;
         }
-        if socket.state() == tcp::State::Established && started.is_none() {
+        // The connection is up once data may move either way. (Not "state is Established":
+        // a peer that half-closes at once, as a sink does, can take the socket from
+        // SYN-RECEIVED through ESTABLISHED to CLOSE-WAIT within one poll.)
+        if started.is_none() && (socket.may_send() || socket.may_recv()) {
             started = Some(std::time::Instant::now());
         }
         match mode {

@@ -27,7 +27,9 @@ use sanstcp::{
 
 use crate::device::TapDevice;
 use crate::fault::{Direction, FaultConfig, FaultStats, Faults};
-use crate::offload::{Coalescer, Offload, OffloadStats, VNET_HDR_LEN};
+use crate::offload::{
+    transport_checksum_ok, Coalescer, Offload, OffloadConfig, OffloadStats, Vouched, VNET_HDR_LEN,
+};
 use crate::pcap::PcapWriter;
 
 const DEVICE: Token = Token(0);
@@ -53,6 +55,15 @@ pub struct DriverConfig {
     /// batch, in which consecutive TCP segments are merged into super-frames for the
     /// kernel's segmentation offload ([`Coalescer`]).
     pub tx_batch: usize,
+    /// Receive checksum offload: the driver verifies checksums in the stack's place, and
+    /// skips the frames the kernel vouches for (with `IFF_VNET_HDR`: see
+    /// [`Vouched`]), as a NIC's receive checksum offload does. It takes effect only for a
+    /// stack built with `StackConfig::verify_checksums` off (one that verifies checks every
+    /// frame anyway); the driver then checks the TCP and ICMPv6 checksums such a stack skips
+    /// ([`transport_checksum_ok`]), drops the frames that fail and counts them in
+    /// [`DriverStats::bad_checksums`]. With fault injection, which may corrupt a frame after
+    /// the kernel vouched for it, every frame is checked, after the faults.
+    pub checksum_offload: bool,
 }
 
 impl Default for DriverConfig {
@@ -63,6 +74,7 @@ impl Default for DriverConfig {
             read_budget: 256,
             announce: true,
             tx_batch: 64,
+            checksum_offload: false,
         }
     }
 }
@@ -91,6 +103,9 @@ pub struct DriverStats {
     pub super_frames: u64,
     /// Segments the stack sent that went into those super-frames.
     pub frames_coalesced: u64,
+    /// Frames dropped because their checksum was wrong, when the driver verifies checksums
+    /// ([`DriverConfig::checksum_offload`]).
+    pub bad_checksums: u64,
 }
 
 /// Everything a frame passes through between the device and the stack.
@@ -101,23 +116,35 @@ struct Path {
     faults: Option<Faults>,
     pcap: Option<PcapWriter>,
     pcap_failed: bool,
+    /// The driver verifies checksums (see [`DriverConfig::checksum_offload`]).
+    verify: bool,
+    /// Frames dropped for a bad checksum.
+    bad_checksums: u64,
 }
 
 impl Path {
     /// A frame from the device: fault injection, then the stack.
-    fn inbound(&mut self, now: Instant, frame: &mut [u8]) {
+    fn inbound(&mut self, now: Instant, frame: &mut [u8], vouched: Vouched) {
         let copies = match &mut self.faults {
             Some(f) => f.apply(Direction::Inbound, now, frame),
             None => 1,
         };
         for _ in 0..copies {
-            self.deliver(now, frame);
+            self.deliver(now, frame, vouched);
         }
     }
 
-    /// Hands a frame to the interface (and the capture).
-    fn deliver(&mut self, now: Instant, frame: &[u8]) {
+    /// Hands a frame to the interface (and the capture), after checking its checksum when
+    /// the driver verifies checksums and nobody vouches for the frame as it is now (a fault
+    /// may have corrupted it since the kernel did).
+    fn deliver(&mut self, now: Instant, frame: &[u8], vouched: Vouched) {
         self.record(frame);
+        let trusted = vouched.0 && self.faults.is_none();
+        if self.verify && !trusted && !transport_checksum_ok(frame) {
+            self.bad_checksums += 1;
+            tracing::trace!(len = frame.len(), "frame in: bad checksum");
+            return;
+        }
         let result = self.iface.handle_frame(now, &mut self.stack, frame);
         tracing::trace!(len = frame.len(), ?result, "frame in");
     }
@@ -185,11 +212,21 @@ impl Driver {
             // frames are truncated by the kernel and then dropped by the parsers.
             tx.len() + 64
         };
-        let offload = device.vnet_hdr().then(Offload::new);
         let faults = config
             .faults
             .is_active()
             .then(|| Faults::new(config.faults));
+        let verify = config.checksum_offload && !stack.config().verify_checksums;
+        // Without faults, frames go to the stack as the kernel made them: super-frames whole,
+        // and (when the driver verifies checksums) partial checksums left alone. The fault
+        // injector stands for a wire, on which segments travel one by one with their
+        // checksums.
+        let offload = device.vnet_hdr().then(|| {
+            Offload::with_config(OffloadConfig {
+                whole_super_frames: faults.is_none(),
+                keep_partial_checksums: verify && faults.is_none(),
+            })
+        });
         // The fault injector works on single frames (and corrupts them after their
         // checksums were computed); merging would hide that, so it turns coalescing off.
         let coalescer = (device.vnet_hdr() && faults.is_none()).then(Coalescer::new);
@@ -203,6 +240,8 @@ impl Driver {
                 faults,
                 pcap: config.pcap,
                 pcap_failed: false,
+                verify,
+                bad_checksums: 0,
             },
             offload,
             epoch: std::time::Instant::now(),
@@ -366,6 +405,7 @@ impl Driver {
         }
         self.read_frames()?;
         self.run_timers();
+        self.stats.bad_checksums = self.path.bad_checksums;
         self.flush()?;
         self.drain_events(events);
         Ok(())
@@ -416,7 +456,8 @@ impl Driver {
             match &mut self.offload {
                 Some(offload) => {
                     self.stats.bytes_read += n.saturating_sub(VNET_HDR_LEN) as u64;
-                    if let Err(e) = offload.split(&mut self.rx[..n], |f| path.inbound(now, f)) {
+                    let split = offload.split(&mut self.rx[..n], |f, v| path.inbound(now, f, v));
+                    if let Err(e) = split {
                         tracing::debug!(
                             len = n,
                             "dropped a frame the offload layer cannot undo: {e:?}"
@@ -425,7 +466,7 @@ impl Driver {
                 }
                 None => {
                     self.stats.bytes_read += n as u64;
-                    path.inbound(now, &mut self.rx[..n]);
+                    path.inbound(now, &mut self.rx[..n], Vouched(false));
                 }
             }
         }
@@ -444,7 +485,7 @@ impl Driver {
         }
         for (direction, frame) in released {
             match direction {
-                Direction::Inbound => self.path.deliver(now, &frame),
+                Direction::Inbound => self.path.deliver(now, &frame, Vouched(false)),
                 Direction::Outbound => self.write_frame(frame),
             }
         }
@@ -669,9 +710,11 @@ impl Driver {
 mod tests {
     use super::*;
     use sanstcp::wire::EthernetAddress;
-    use sanstcp::StackConfig;
+    use sanstcp::{DropReason, StackConfig};
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixDatagram;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     /// Two "devices" joined back to back: a datagram socket pair carries one frame per
     /// message. Small send buffers make writes block during bursts, which exercises the
@@ -701,15 +744,25 @@ mod tests {
         )
     }
 
-    fn driver(dev: TapDevice, addr: &str, mac: u8, faults: FaultConfig) -> Driver {
+    /// A driver on `dev`; with `checksum_offload`, the driver verifies checksums in place
+    /// of the stack (built with `verify_checksums` off).
+    fn driver(
+        dev: TapDevice,
+        addr: &str,
+        mac: u8,
+        faults: FaultConfig,
+        checksum_offload: bool,
+    ) -> Driver {
         let ip: std::net::IpAddr = addr.parse().unwrap();
         let mut cfg = StackConfig::new(vec![ip], [mac; 16], u64::from(mac));
         cfg.send_buffer = 128 * 1024;
         cfg.recv_buffer = 128 * 1024;
+        cfg.verify_checksums = !checksum_offload;
         let mut link = LinkConfig::new(EthernetAddress([2, 0, 0, 0, 0, mac]));
         link.prefixes = vec![(ip, if ip.is_ipv4() { 24 } else { 64 })];
         let config = DriverConfig {
             faults,
+            checksum_offload,
             ..DriverConfig::default()
         };
         Driver::new(dev, Stack::new(cfg).unwrap(), link, config).unwrap()
@@ -719,8 +772,31 @@ mod tests {
         (0..len).map(|i| (i * 131 + i / 977) as u8).collect()
     }
 
-    /// An echo server on `net` for one connection; returns the bytes echoed.
-    fn echo_server(mut net: Driver, port: u16, deadline: std::time::Instant) -> (u64, DriverStats) {
+    /// What one side of an echo run ends with.
+    struct Outcome {
+        driver: DriverStats,
+        stack: Stats,
+        offload: Option<OffloadStats>,
+    }
+
+    impl Outcome {
+        fn of(net: &Driver) -> Outcome {
+            Outcome {
+                driver: *net.stats(),
+                stack: net.stack_stats().clone(),
+                offload: net.offload_stats(),
+            }
+        }
+    }
+
+    /// An echo server on `net` for one connection; returns the bytes echoed. After its close
+    /// it keeps the loop running (retransmitting what the wire lost) until `client_done`.
+    fn echo_server(
+        mut net: Driver,
+        port: u16,
+        deadline: std::time::Instant,
+        client_done: &AtomicBool,
+    ) -> (u64, Outcome) {
         let local = SocketAddr::new(net.stack().config().addresses[0], port);
         let listener = net.listen(local).unwrap();
         let mut events = Vec::new();
@@ -753,12 +829,13 @@ mod tests {
                 if eof {
                     net.close(c);
                     // Let the FIN and the last ACKs out.
-                    let end = std::time::Instant::now() + Duration::from_millis(300);
-                    while std::time::Instant::now() < end {
+                    while !client_done.load(Ordering::SeqCst)
+                        && std::time::Instant::now() < deadline
+                    {
                         net.poll(&mut events, Some(Duration::from_millis(5)))
                             .unwrap();
                     }
-                    return (echoed, *net.stats());
+                    return (echoed, Outcome::of(&net));
                 }
                 match net.read(c, &mut buf) {
                     Ok(0) => eof = true,
@@ -767,7 +844,12 @@ mod tests {
                 }
             }
         }
-        panic!("the echo server ran out of time after echoing {echoed} bytes");
+        panic!(
+            "the echo server ran out of time after echoing {echoed} bytes {:?} {:?} {:?}",
+            conn.and_then(|c| net.info(c)),
+            net.stats(),
+            net.offload_stats()
+        );
     }
 
     fn echo_through_the_wire(
@@ -776,12 +858,15 @@ mod tests {
         faults: FaultConfig,
         len: usize,
         vnet: bool,
-    ) -> (DriverStats, DriverStats) {
+        checksum_offload: bool,
+    ) -> (Outcome, Outcome) {
         let (da, db) = wire(vnet);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let server_net = driver(db, server_addr, 2, faults);
-        let server = std::thread::spawn(move || echo_server(server_net, 7, deadline));
-        let mut net = driver(da, client_addr, 1, FaultConfig::default());
+        let server_net = driver(db, server_addr, 2, faults, checksum_offload);
+        let client_done = Arc::new(AtomicBool::new(false));
+        let done = client_done.clone();
+        let server = std::thread::spawn(move || echo_server(server_net, 7, deadline, &done));
+        let mut net = driver(da, client_addr, 1, FaultConfig::default(), checksum_offload);
         let remote = SocketAddr::new(server_addr.parse().unwrap(), 7);
         let c = net.connect(remote).unwrap();
         let data = pattern(len);
@@ -792,8 +877,10 @@ mod tests {
         loop {
             assert!(
                 std::time::Instant::now() < deadline,
-                "sent {sent}, got {}",
-                got.len()
+                "sent {sent}, got {} {:?} {:?}",
+                got.len(),
+                net.info(c),
+                net.stats()
             );
             net.poll(&mut events, Some(Duration::from_millis(5)))
                 .unwrap();
@@ -811,10 +898,11 @@ mod tests {
                 Err(_) => {}
             }
         }
+        client_done.store(true, Ordering::SeqCst);
         assert!(got == data, "echo differs: {} of {len} bytes", got.len());
-        let (echoed, server_stats) = server.join().unwrap();
+        let (echoed, server) = server.join().unwrap();
         assert_eq!(echoed, len as u64);
-        let blocked = net.stats().writes_blocked + server_stats.writes_blocked;
+        let blocked = net.stats().writes_blocked + server.driver.writes_blocked;
         assert_eq!(net.stats().write_errors, 0);
         if !faults.is_active() {
             // (With super-frames, too few writes go out for a small buffer to fill.)
@@ -826,7 +914,7 @@ mod tests {
             let s = net.stack_stats();
             assert!(s.retransmitted_segments > 0, "{s:?}");
         }
-        (*net.stats(), server_stats)
+        (Outcome::of(&net), server)
     }
 
     #[test]
@@ -837,33 +925,101 @@ mod tests {
             FaultConfig::default(),
             1 << 20,
             false,
+            false,
         );
     }
 
     /// With `virtio_net_hdr`s both ways, each side merges its segments into super-frames and
-    /// the other cuts them up again; the echo stays byte-exact.
+    /// the other hands them to its stack whole (each one segment larger than the MSS); the
+    /// echo stays byte-exact.
     #[test]
     fn two_drivers_back_to_back_with_offload() {
         for (client, server) in [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")] {
             let (a, b) =
-                echo_through_the_wire(client, server, FaultConfig::default(), 4 << 20, true);
+                echo_through_the_wire(client, server, FaultConfig::default(), 4 << 20, true, false);
             for s in [a, b] {
-                assert!(s.super_frames > 0, "{s:?}");
-                assert!(s.frames_coalesced >= 2 * s.super_frames, "{s:?}");
+                let (d, o) = (s.driver, s.offload.unwrap());
+                assert!(d.super_frames > 0, "{d:?}");
+                assert!(d.frames_coalesced >= 2 * d.super_frames, "{d:?}");
+                // What the peer merged arrived whole, with its checksum completed for the
+                // stack, which verifies it.
+                assert!(o.whole > 0 && o.whole == o.super_frames, "{o:?}");
+                assert_eq!(
+                    (o.segments, o.checksums_trusted, o.errors),
+                    (0, 0, 0),
+                    "{o:?}"
+                );
+                assert!(o.checksums_completed >= o.whole, "{o:?}");
+                assert_eq!(s.stack.dropped(DropReason::BadChecksum), 0);
+                // Fewer segments reached the stack than the peer's stack sent.
+                assert!(s.stack.segments_in < s.stack.segments_out, "{:?}", s.stack);
             }
         }
     }
 
+    /// Receive checksum offload: the stacks do not verify checksums, the drivers do, except
+    /// for the super-frames the peer's kernel stand-in (its coalescer) marks as partial.
     #[test]
-    fn two_drivers_back_to_back_ipv6_through_faults() {
-        let faults = FaultConfig {
+    fn two_drivers_back_to_back_with_checksum_offload() {
+        for (client, server) in [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")] {
+            let (a, b) =
+                echo_through_the_wire(client, server, FaultConfig::default(), 4 << 20, true, true);
+            for s in [a, b] {
+                let (d, o) = (s.driver, s.offload.unwrap());
+                assert!(o.whole > 0 && o.whole == o.super_frames, "{o:?}");
+                // Super-frames keep their partial checksum; single frames carry a full one
+                // behind an all-zero header and are verified by the driver.
+                assert_eq!(o.checksums_trusted, o.whole, "{o:?}");
+                assert_eq!((o.checksums_completed, o.errors), (0, 0), "{o:?}");
+                assert_eq!(d.bad_checksums, 0, "{d:?}");
+                assert!(d.frames_read > o.whole, "{d:?} {o:?}");
+            }
+        }
+    }
+
+    fn lossy() -> FaultConfig {
+        FaultConfig {
             loss: 0.01,
             reorder: 0.1,
             delay: Duration::from_millis(3),
             duplicate: 0.01,
             corrupt: 0.002,
             seed: 9,
+        }
+    }
+
+    #[test]
+    fn two_drivers_back_to_back_ipv6_through_faults() {
+        let (_, server) =
+            echo_through_the_wire("fd00::1", "fd00::2", lossy(), 1 << 20, false, false);
+        assert!(
+            server.stack.dropped(DropReason::BadChecksum) > 0,
+            "{:?}",
+            server.stack
+        );
+        assert_eq!(server.driver.bad_checksums, 0);
+    }
+
+    /// With checksum offload and faults, the driver checks every frame after the faults:
+    /// the corrupted ones are its drops, not the stack's, and the echo stays byte-exact.
+    #[test]
+    fn checksum_offload_catches_corruption_after_the_kernel() {
+        let corrupt = FaultConfig {
+            corrupt: 0.05,
+            seed: 5,
+            ..FaultConfig::default()
         };
-        echo_through_the_wire("fd00::1", "fd00::2", faults, 1 << 20, false);
+        for vnet in [false, true] {
+            // (Small enough for both buffers of the server to hold.)
+            let (_, server) =
+                echo_through_the_wire("fd00::1", "fd00::2", corrupt, 200 << 10, vnet, true);
+            assert!(server.driver.bad_checksums > 0, "{:?}", server.driver);
+            assert_eq!(server.stack.dropped(DropReason::BadChecksum), 0);
+            if let Some(o) = server.offload {
+                // On the "wire" of the fault injector, segments travel one by one, with
+                // their checksums.
+                assert_eq!((o.whole, o.checksums_trusted), (0, 0), "{o:?}");
+            }
+        }
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! With `TUNSETOFFLOAD` the kernel may hand the device frames whose TCP checksum is only
 //! partial (the pseudo-header sum, `VIRTIO_NET_HDR_F_NEEDS_CSUM`) and TCP "super-frames" of
-//! up to 64 KiB that a NIC would cut into MSS-sized segments (`gso_type` TCPv4 / TCPv6). The
-//! stack wants ordinary frames: [`Offload::split`] completes checksums and segments, as
-//! the NIC would have.
+//! up to 64 KiB that a NIC would cut into MSS-sized segments (`gso_type` TCPv4 / TCPv6).
+//! [`Offload::split`] completes checksums and segments, as the NIC would have; or, as
+//! configured ([`OffloadConfig`]), hands a super-frame on whole (one TCP segment larger than
+//! the MSS, which the stack takes like any other: what Linux's GRO does) and leaves the
+//! checksums the kernel vouches for ([`Vouched`]) to a receiver that trusts them, with
+//! [`transport_checksum_ok`] for the others.
 //!
 //! The send side is the reverse: [`Coalescer`] merges runs of TCP segments the stack sends
 //! into super-frames with a header asking the kernel for segmentation and checksum offload.
@@ -16,6 +19,7 @@
 use sanstcp::wire::checksum;
 use sanstcp::wire::ethernet::ethertype;
 use sanstcp::wire::ip_protocol;
+use sanstcp::wire::{EthernetRepr, IpRepr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Size of the `virtio_net_hdr` in front of every frame.
@@ -24,6 +28,8 @@ pub const VNET_HDR_LEN: usize = 10;
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum at `csum_start + csum_offset` holds only the
 /// pseudo-header sum.
 const F_NEEDS_CSUM: u8 = 1;
+/// `VIRTIO_NET_HDR_F_DATA_VALID`: the host verified the checksum.
+const F_DATA_VALID: u8 = 2;
 /// `VIRTIO_NET_HDR_GSO_NONE`.
 const GSO_NONE: u8 = 0;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
@@ -97,27 +103,71 @@ pub enum OffloadError {
 /// Counters of [`Offload`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OffloadStats {
-    /// Frames whose partial checksum was completed (plain frames and segments).
+    /// Frames whose partial checksum was completed (plain frames, segments and whole
+    /// super-frames).
     pub checksums_completed: u64,
-    /// Super-frames segmented.
+    /// Frames passed on with the kernel's word for their checksum
+    /// ([`OffloadConfig::keep_partial_checksums`]).
+    pub checksums_trusted: u64,
+    /// TCP super-frames read.
     pub super_frames: u64,
-    /// Segments made from super-frames.
+    /// Super-frames handed on whole ([`OffloadConfig::whole_super_frames`]).
+    pub whole: u64,
+    /// Segments made from the other super-frames.
     pub segments: u64,
     /// Frames dropped because they could not be processed.
     pub errors: u64,
 }
+
+/// How [`Offload`] hands frames on. The default does what a plain NIC would have done:
+/// every frame leaves as an MSS-sized segment with a complete checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OffloadConfig {
+    /// Hand a TCP super-frame on whole, as one segment larger than the MSS (what Linux's
+    /// receive offload, GRO, makes of such a burst), instead of cutting it into `gso_size`
+    /// segments: one pass through the stack instead of some 45. The stack takes a segment
+    /// of any size that fits its receive window. Super-frames of more than 64 KiB of IP
+    /// datagram (BIG TCP) are still cut.
+    pub whole_super_frames: bool,
+    /// Leave the checksums the kernel vouches for alone instead of completing partial ones:
+    /// for a receiver that does not verify them (see [`Vouched`]). The IPv4 header checksum
+    /// is still kept valid.
+    pub keep_partial_checksums: bool,
+}
+
+/// Whether the kernel vouches for the transport checksum of a frame: its
+/// `virtio_net_hdr` carries `VIRTIO_NET_HDR_F_NEEDS_CSUM` (the host built the packet
+/// itself and it never crossed a wire; the checksum field may hold only the pseudo-header
+/// sum) or `VIRTIO_NET_HDR_F_DATA_VALID` (the host verified the checksum already). Linux
+/// takes both as verified on its own virtio-net receive path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vouched(pub bool);
 
 /// Turns frames read with a `virtio_net_hdr` into plain Ethernet frames.
 #[derive(Debug, Default)]
 pub struct Offload {
     stats: OffloadStats,
     scratch: Vec<u8>,
+    config: OffloadConfig,
 }
 
 impl Offload {
-    /// A new converter.
+    /// A converter that cuts super-frames into segments and completes every checksum.
     pub fn new() -> Offload {
         Offload::default()
+    }
+
+    /// A converter configured by `config`.
+    pub fn with_config(config: OffloadConfig) -> Offload {
+        Offload {
+            config,
+            ..Offload::default()
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> OffloadConfig {
+        self.config
     }
 
     /// Counters so far.
@@ -126,12 +176,13 @@ impl Offload {
     }
 
     /// Takes one read from the device (header + frame) and calls `out` with each plain frame
-    /// it stands for: the frame itself (checksum completed if needed) or, for a TCP
-    /// super-frame, its segments in order. On error nothing is passed on.
+    /// it stands for, and whether the kernel vouches for its checksum: the frame itself
+    /// (checksum completed if needed) or, for a TCP super-frame, its segments in order, or
+    /// the super-frame as one segment (see [`OffloadConfig`]). On error nothing is passed on.
     pub fn split(
         &mut self,
         read: &mut [u8],
-        mut out: impl FnMut(&mut [u8]),
+        mut out: impl FnMut(&mut [u8], Vouched),
     ) -> Result<(), OffloadError> {
         let result = self.split_inner(read, &mut out);
         if result.is_err() {
@@ -143,40 +194,77 @@ impl Offload {
     fn split_inner(
         &mut self,
         read: &mut [u8],
-        out: &mut impl FnMut(&mut [u8]),
+        out: &mut impl FnMut(&mut [u8], Vouched),
     ) -> Result<(), OffloadError> {
         let hdr = VnetHdr::parse(read).ok_or(OffloadError::Truncated)?;
         let frame = &mut read[VNET_HDR_LEN..];
+        let vouched = Vouched(hdr.flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0);
+        let keep = self.config.keep_partial_checksums && vouched.0;
         match hdr.gso_type & !GSO_ECN {
             GSO_NONE => {
-                if hdr.flags & F_NEEDS_CSUM != 0 {
+                if keep {
+                    self.stats.checksums_trusted += 1;
+                } else if hdr.flags & F_NEEDS_CSUM != 0 {
                     complete_checksum(frame, hdr)?;
                     self.stats.checksums_completed += 1;
                 }
-                out(frame);
+                out(frame, vouched);
                 Ok(())
             }
-            GSO_TCPV4 | GSO_TCPV6 => self.segment(frame, hdr, out),
+            GSO_TCPV4 | GSO_TCPV6 => {
+                let h = Headers::parse(frame).ok_or(OffloadError::Unsupported)?;
+                self.stats.super_frames += 1;
+                if self.config.whole_super_frames && frame.len() <= ETH_LEN + MAX_IP_LEN {
+                    self.whole(frame, &h, keep, vouched, out);
+                    Ok(())
+                } else {
+                    self.segment(frame, &h, hdr, keep, vouched, out)
+                }
+            }
             _ => Err(OffloadError::Unsupported),
         }
     }
 
+    /// Hands a TCP super-frame on as one segment: the IP length fields are set from the
+    /// frame's length (with the IPv4 header checksum), and the TCP checksum is computed over
+    /// the whole segment unless `keep`.
+    fn whole(
+        &mut self,
+        frame: &mut [u8],
+        h: &Headers,
+        keep: bool,
+        vouched: Vouched,
+        out: &mut impl FnMut(&mut [u8], Vouched),
+    ) {
+        set_ip_len(frame, h);
+        if keep {
+            self.stats.checksums_trusted += 1;
+        } else {
+            set_tcp_checksum(frame, h);
+            self.stats.checksums_completed += 1;
+        }
+        self.stats.whole += 1;
+        out(frame, vouched);
+    }
+
     /// Cuts a TCP super-frame into segments of `gso_size` payload bytes each (RFC 9293 §3.7.4:
     /// each carries the sequence number of its first byte; FIN and PSH stay on the last,
-    /// CWR on the first; IPv4 identification numbers count up), with full checksums.
+    /// CWR on the first; IPv4 identification numbers count up), with full checksums unless
+    /// `keep`.
     fn segment(
         &mut self,
         frame: &[u8],
+        h: &Headers,
         hdr: VnetHdr,
-        out: &mut impl FnMut(&mut [u8]),
+        keep: bool,
+        vouched: Vouched,
+        out: &mut impl FnMut(&mut [u8], Vouched),
     ) -> Result<(), OffloadError> {
-        let h = Headers::parse(frame).ok_or(OffloadError::Unsupported)?;
         let mss = usize::from(hdr.gso_size);
         let payload = &frame[h.total..];
         if mss == 0 {
             return Err(OffloadError::Unsupported);
         }
-        self.stats.super_frames += 1;
         let seq0 = u32::from_be_bytes(frame[h.tcp + 4..h.tcp + 8].try_into().unwrap_or([0; 4]));
         let flags0 = frame[h.tcp + 13];
         let count = payload.len().div_ceil(mss).max(1);
@@ -203,30 +291,77 @@ impl Offload {
                 flags &= !CWR;
             }
             seg[h.tcp + 13] = flags;
-            let ip_len = seg.len() - ETH_LEN;
-            if h.v6 {
-                let payload_len = (ip_len - 40) as u16;
-                seg[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&payload_len.to_be_bytes());
-            } else {
-                seg[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+            if !h.v6 {
                 let id = u16::from_be_bytes([seg[ETH_LEN + 4], seg[ETH_LEN + 5]]);
                 seg[ETH_LEN + 4..ETH_LEN + 6]
                     .copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
-                seg[ETH_LEN + 10..ETH_LEN + 12].fill(0);
-                let sum = checksum::checksum_of(&seg[ETH_LEN..h.tcp]);
-                seg[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&sum.to_be_bytes());
             }
-            let tcp_len = seg.len() - h.tcp;
-            seg[h.tcp + 16..h.tcp + 18].fill(0);
-            let pseudo = checksum::pseudo_header(&h.src, &h.dst, ip_protocol::TCP, tcp_len as u32);
-            let sum = !checksum::combine(&[pseudo, checksum::data(&seg[h.tcp..])]);
-            seg[h.tcp + 16..h.tcp + 18].copy_from_slice(&sum.to_be_bytes());
+            set_ip_len(seg, h);
+            if keep {
+                self.stats.checksums_trusted += 1;
+            } else {
+                set_tcp_checksum(seg, h);
+                self.stats.checksums_completed += 1;
+            }
             self.stats.segments += 1;
-            self.stats.checksums_completed += 1;
-            out(seg);
+            out(seg, vouched);
         }
         self.scratch = scratch;
         Ok(())
+    }
+}
+
+/// Sets the IP length field of a frame with the headers `h` from the frame's length, and
+/// the IPv4 header checksum.
+fn set_ip_len(frame: &mut [u8], h: &Headers) {
+    let ip_len = frame.len() - ETH_LEN;
+    if h.v6 {
+        let payload_len = (ip_len - 40) as u16;
+        frame[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&payload_len.to_be_bytes());
+    } else {
+        frame[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        frame[ETH_LEN + 10..ETH_LEN + 12].fill(0);
+        let sum = checksum::checksum_of(&frame[ETH_LEN..h.tcp]);
+        frame[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&sum.to_be_bytes());
+    }
+}
+
+/// Computes the TCP checksum of a frame with the headers `h` from scratch (whatever the
+/// field held).
+fn set_tcp_checksum(frame: &mut [u8], h: &Headers) {
+    let tcp_len = frame.len() - h.tcp;
+    frame[h.tcp + 16..h.tcp + 18].fill(0);
+    let pseudo = checksum::pseudo_header(&h.src, &h.dst, ip_protocol::TCP, tcp_len as u32);
+    let sum = !checksum::combine(&[pseudo, checksum::data(&frame[h.tcp..])]);
+    frame[h.tcp + 16..h.tcp + 18].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Whether the transport checksum of a plain Ethernet frame is right, for the protocols
+/// whose checksum a stack with `StackConfig::verify_checksums` off skips: TCP and ICMPv6.
+/// Frames of other protocols, and frames that do not parse as Ethernet + IPv4/IPv6 (the
+/// stack drops those itself, for that reason), pass. Parses with the stack's own parsers
+/// (IPv6 extension headers skipped), so the bytes checked are the bytes the stack reads.
+pub fn transport_checksum_ok(frame: &[u8]) -> bool {
+    let Ok((eth, packet)) = EthernetRepr::parse(frame) else {
+        return true;
+    };
+    if eth.ethertype != ethertype::IPV4 && eth.ethertype != ethertype::IPV6 {
+        return true;
+    }
+    let Ok((ip, payload)) = IpRepr::parse(packet) else {
+        return true;
+    };
+    match ip.protocol {
+        ip_protocol::TCP | ip_protocol::ICMPV6 => {
+            let pseudo = checksum::pseudo_header(
+                &ip.src_addr,
+                &ip.dst_addr,
+                ip.protocol,
+                payload.len() as u32,
+            );
+            checksum::combine(&[pseudo, checksum::data(payload)]) == 0xffff
+        }
+        _ => true,
     }
 }
 
@@ -687,7 +822,11 @@ mod tests {
         let mut read = with_hdr(hdr, &frame);
         let mut segs = Vec::new();
         let mut off = Offload::new();
-        off.split(&mut read, |s| segs.push(s.to_vec())).unwrap();
+        off.split(&mut read, |s, v| {
+            assert_eq!(v, Vouched(true));
+            segs.push(s.to_vec())
+        })
+        .unwrap();
         assert_eq!(segs.len(), 7);
         let mut joined = Vec::new();
         for (i, s) in segs.iter().enumerate() {
@@ -715,6 +854,190 @@ mod tests {
         super_frame(true);
     }
 
+    /// A super-frame as the kernel hands it over: partial checksum (the pseudo-header sum
+    /// over the whole length), here also an IPv4 total length of 0 to show that the lengths
+    /// come from the frame.
+    fn kernel_super_frame(v6: bool, payload: &[u8], flags: TcpFlags) -> (Vec<u8>, usize) {
+        let (src, dst) = if v6 {
+            ("fd00::1", "fd00::2")
+        } else {
+            ("10.0.0.1", "10.0.0.2")
+        };
+        let mut frame = tcp_frame(src, dst, flags, payload);
+        let tcp_at = ETH_LEN + if v6 { 40 } else { 20 };
+        let pseudo = checksum::pseudo_header(
+            &src.parse().unwrap(),
+            &dst.parse().unwrap(),
+            ip_protocol::TCP,
+            (frame.len() - tcp_at) as u32,
+        );
+        frame[tcp_at + 16..tcp_at + 18].copy_from_slice(&pseudo.to_be_bytes());
+        if !v6 {
+            frame[ETH_LEN + 2..ETH_LEN + 4].fill(0);
+        }
+        let hdr = VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: if v6 { GSO_TCPV6 } else { GSO_TCPV4 },
+            hdr_len: (tcp_at + 20) as u16,
+            gso_size: 1448,
+            csum_start: tcp_at as u16,
+            csum_offset: 16,
+        };
+        (with_hdr(hdr, &frame), tcp_at)
+    }
+
+    #[test]
+    fn super_frames_pass_whole_with_their_checksum_completed() {
+        for v6 in [false, true] {
+            let payload: Vec<u8> = (0..60_000u32).map(|i| (i * 13 + i / 251) as u8).collect();
+            let flags = TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN | TcpFlags::CWR;
+            let (mut read, _) = kernel_super_frame(v6, &payload, flags);
+            let mut off = Offload::with_config(OffloadConfig {
+                whole_super_frames: true,
+                keep_partial_checksums: false,
+            });
+            let mut got = Vec::new();
+            off.split(&mut read, |f, v| {
+                assert_eq!(v, Vouched(true));
+                got.push(f.to_vec())
+            })
+            .unwrap();
+            assert_eq!(got.len(), 1, "one segment");
+            // check_segment verifies the IP length, the IPv4 header checksum and the TCP
+            // checksum.
+            let (seq, f, p) = check_segment(&got[0]);
+            assert_eq!((seq, f), (0xffff_f000, flags));
+            assert!(p == payload, "payload");
+            let s = *off.stats();
+            assert_eq!((s.super_frames, s.whole, s.segments), (1, 1, 0), "{s:?}");
+            assert_eq!(
+                (s.checksums_completed, s.checksums_trusted),
+                (1, 0),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kept_checksums_are_left_alone_only_when_the_kernel_vouches() {
+        let keep = OffloadConfig {
+            whole_super_frames: true,
+            keep_partial_checksums: true,
+        };
+        for v6 in [false, true] {
+            let payload = vec![0xa5u8; 20_000];
+            let (mut read, tcp_at) = kernel_super_frame(v6, &payload, TcpFlags::ACK);
+            let field = read[VNET_HDR_LEN + tcp_at + 16..VNET_HDR_LEN + tcp_at + 18].to_vec();
+            let mut off = Offload::with_config(keep);
+            let mut got = Vec::new();
+            off.split(&mut read, |f, v| got.push((f.to_vec(), v)))
+                .unwrap();
+            let [(frame, vouched)] = &got[..] else {
+                panic!("{} frames", got.len())
+            };
+            assert_eq!(*vouched, Vouched(true));
+            // The partial sum stays, so the frame does not verify on its own...
+            assert_eq!(frame[tcp_at + 16..tcp_at + 18], field[..]);
+            assert!(!transport_checksum_ok(frame));
+            // ...but the IP header is whole: length from the frame, valid header checksum.
+            let ip = &frame[ETH_LEN..];
+            if v6 {
+                assert_eq!(
+                    usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40,
+                    ip.len()
+                );
+            } else {
+                assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), ip.len());
+                assert_eq!(checksum::data(&ip[..20]), 0xffff, "IPv4 header checksum");
+            }
+            assert_eq!(off.stats().checksums_trusted, 1);
+            assert_eq!(off.stats().checksums_completed, 0);
+        }
+
+        // DATA_VALID: vouched for, passed as it is. No flag: not vouched for, passed as it is.
+        let plain = tcp_frame("10.0.0.1", "10.0.0.2", TcpFlags::ACK, b"data");
+        for (flags, vouched) in [(F_DATA_VALID, true), (0, false)] {
+            let hdr = VnetHdr {
+                flags,
+                ..VnetHdr::default()
+            };
+            let mut got = Vec::new();
+            Offload::with_config(keep)
+                .split(&mut with_hdr(hdr, &plain), |f, v| got.push((f.to_vec(), v)))
+                .unwrap();
+            assert_eq!(got, vec![(plain.clone(), Vouched(vouched))]);
+        }
+    }
+
+    #[test]
+    fn super_frames_beyond_64k_are_still_cut() {
+        // BIG TCP: more IP datagram than a length field holds (IPv6 here, its payload
+        // length left at 0 as with a jumbogram).
+        let payload: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+        let (mut read, _) = kernel_super_frame(true, &payload[..1000], TcpFlags::ACK);
+        read.extend_from_slice(&payload[1000..]);
+        read[VNET_HDR_LEN + ETH_LEN + 4..VNET_HDR_LEN + ETH_LEN + 6].fill(0);
+        let mut off = Offload::with_config(OffloadConfig {
+            whole_super_frames: true,
+            keep_partial_checksums: false,
+        });
+        let mut joined = Vec::new();
+        off.split(&mut read, |f, _| joined.extend(check_segment(f).2))
+            .unwrap();
+        assert!(joined == payload);
+        let s = *off.stats();
+        assert_eq!(
+            (s.whole, s.segments),
+            (0, 70_000u64.div_ceil(1448)),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn transport_checksums_are_checked_for_tcp_and_icmpv6() {
+        for (src, dst) in [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")] {
+            let good = tcp_frame(src, dst, TcpFlags::ACK, b"some payload");
+            assert!(transport_checksum_ok(&good));
+            for at in [good.len() - 1, good.len() - 20] {
+                let mut bad = good.clone();
+                bad[at] ^= 0x10;
+                assert!(!transport_checksum_ok(&bad), "{src}: flipped byte {at}");
+            }
+        }
+        // An ICMPv6 echo request, right and wrong.
+        let (src, dst): (IpAddr, IpAddr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let mut body = vec![128u8, 0, 0, 0, 0, 1, 0, 1, b'p', b'i', b'n', b'g'];
+        let pseudo = checksum::pseudo_header(&src, &dst, ip_protocol::ICMPV6, body.len() as u32);
+        let sum = !checksum::combine(&[pseudo, checksum::data(&body)]);
+        body[2..4].copy_from_slice(&sum.to_be_bytes());
+        let ip = IpRepr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: ip_protocol::ICMPV6,
+            payload_len: body.len(),
+            hop_limit: 64,
+            ecn: 0,
+        };
+        let mut icmp = vec![0u8; ETH_LEN + 40];
+        icmp[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+        ip.emit(&mut icmp[ETH_LEN..]);
+        icmp.extend_from_slice(&body);
+        assert!(transport_checksum_ok(&icmp));
+        *icmp.last_mut().unwrap() ^= 1;
+        assert!(!transport_checksum_ok(&icmp));
+        // ICMPv4 (which the stack always verifies itself), ARP and garbage pass.
+        let mut icmp4 = tcp_frame("10.0.0.1", "10.0.0.2", TcpFlags::ACK, b"x");
+        icmp4[ETH_LEN + 9] = ip_protocol::ICMP;
+        icmp4[ETH_LEN + 10..ETH_LEN + 12].fill(0);
+        let sum = checksum::checksum_of(&icmp4[ETH_LEN..ETH_LEN + 20]);
+        icmp4[ETH_LEN + 10..ETH_LEN + 12].copy_from_slice(&sum.to_be_bytes());
+        assert!(transport_checksum_ok(&icmp4));
+        let mut arp = vec![0u8; 60];
+        arp[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
+        assert!(transport_checksum_ok(&arp));
+        assert!(transport_checksum_ok(&[0u8; 5]));
+    }
+
     #[test]
     fn partial_checksum_is_completed() {
         let frame = tcp_frame("10.0.0.1", "10.0.0.2", TcpFlags::ACK, b"hello, world");
@@ -737,7 +1060,10 @@ mod tests {
         let mut read = with_hdr(hdr, &partial);
         let mut got = Vec::new();
         Offload::new()
-            .split(&mut read, |f| got.push(f.to_vec()))
+            .split(&mut read, |f, v| {
+                assert_eq!(v, Vouched(true));
+                got.push(f.to_vec())
+            })
             .unwrap();
         assert_eq!(got, vec![frame]);
     }
@@ -748,7 +1074,12 @@ mod tests {
         let mut read = with_hdr(VnetHdr::default(), &frame);
         let mut got = Vec::new();
         let mut off = Offload::new();
-        off.split(&mut read, |f| got.push(f.to_vec())).unwrap();
+        off.split(&mut read, |f, v| {
+            // Nobody checked it: the receiver must.
+            assert_eq!(v, Vouched(false));
+            got.push(f.to_vec())
+        })
+        .unwrap();
         assert_eq!(got, vec![frame.clone()]);
 
         let bad = VnetHdr {
@@ -757,7 +1088,7 @@ mod tests {
             ..VnetHdr::default()
         };
         assert_eq!(
-            off.split(&mut with_hdr(bad, &frame), |_| panic!()),
+            off.split(&mut with_hdr(bad, &frame), |_, _| panic!()),
             Err(OffloadError::BadChecksumOffset)
         );
         let udp = VnetHdr {
@@ -765,11 +1096,11 @@ mod tests {
             ..VnetHdr::default()
         };
         assert_eq!(
-            off.split(&mut with_hdr(udp, &frame), |_| panic!()),
+            off.split(&mut with_hdr(udp, &frame), |_, _| panic!()),
             Err(OffloadError::Unsupported)
         );
         assert_eq!(
-            off.split(&mut [0u8; 4], |_| panic!()),
+            off.split(&mut [0u8; 4], |_, _| panic!()),
             Err(OffloadError::Truncated)
         );
         assert_eq!(off.stats().errors, 3);
@@ -900,7 +1231,7 @@ mod tests {
         let mut out = Vec::new();
         let mut raw = raw;
         Offload::new()
-            .split(&mut raw, |seg| out.push(seg.to_vec()))
+            .split(&mut raw, |seg, _| out.push(seg.to_vec()))
             .unwrap();
         assert_eq!(out.len(), segs.len());
         for (got, want) in out.iter().zip(&segs) {
