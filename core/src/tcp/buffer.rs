@@ -1,10 +1,10 @@
-//! The byte queues of a connection: the send queue (unacknowledged and unsent data) and the
-//! receive queue (in-order data the application has not read), both rings, and the
-//! out-of-order reassembly queue, whose chunks are `bytes::Bytes`.
+//! The byte queues of a connection, built on the `bytes` crate: the send queue (unacknowledged
+//! and unsent data) and the receive queue (in-order data the application has not read), both
+//! rings over a `BytesMut`, and the out-of-order reassembly queue of `Bytes` chunks.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::seq::SeqNumber;
 
@@ -21,7 +21,7 @@ use super::seq::SeqNumber;
 pub struct ByteQueue {
     /// The ring: `ring.len()` bytes are in use as the ring (it only grows, by appending, up to
     /// `ring.capacity()`); empty while nothing is held.
-    ring: Vec<u8>,
+    ring: BytesMut,
     /// Index of the first byte held.
     head: u32,
     /// Bytes held.
@@ -83,7 +83,7 @@ impl ByteQueue {
             .max(self.last_size as usize)
             .max(MIN_RING)
             .min(self.capacity as usize);
-        let mut ring = Vec::with_capacity(size);
+        let mut ring = BytesMut::with_capacity(size);
         let (a, b) = self.pieces(0, self.len as usize);
         ring.extend_from_slice(a);
         ring.extend_from_slice(b);
@@ -136,7 +136,7 @@ impl ByteQueue {
         if n == self.len as usize {
             // Release the memory of idle connections.
             self.last_size = self.ring.capacity() as u32;
-            self.ring = Vec::new();
+            self.ring = BytesMut::new();
             self.head = 0;
             self.len = 0;
             return;
