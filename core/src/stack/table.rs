@@ -63,11 +63,12 @@ struct Slot {
 /// and close to a gigabyte).
 #[derive(Debug, Default)]
 struct Slots {
-    chunks: Vec<Box<[Slot]>>,
+    chunks: Vec<Box<[Slot; SLOT_CHUNK]>>,
     len: usize,
 }
 
-/// Slots per chunk.
+/// Slots per chunk (a power of two: an index splits with a shift and a mask, and the array
+/// type lets the compiler drop the inner bounds check).
 const SLOT_CHUNK: usize = 256;
 
 impl Slots {
@@ -76,18 +77,27 @@ impl Slots {
     }
 
     fn get(&self, index: usize) -> Option<&Slot> {
-        (index < self.len).then(|| &self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
+        if index >= self.len {
+            return None;
+        }
+        Some(&self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
     }
 
     fn get_mut(&mut self, index: usize) -> Option<&mut Slot> {
-        (index < self.len).then(|| &mut self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
+        if index >= self.len {
+            return None;
+        }
+        Some(&mut self.chunks[index / SLOT_CHUNK][index % SLOT_CHUNK])
     }
 
     /// Adds an empty slot; returns its index.
     fn push(&mut self) -> usize {
         if self.len == self.chunks.len() * SLOT_CHUNK {
-            self.chunks
-                .push((0..SLOT_CHUNK).map(|_| Slot::default()).collect());
+            let chunk: Box<[Slot]> = (0..SLOT_CHUNK).map(|_| Slot::default()).collect();
+            match chunk.try_into() {
+                Ok(chunk) => self.chunks.push(chunk),
+                Err(_) => unreachable!("a chunk is built with SLOT_CHUNK slots"),
+            }
         }
         self.len += 1;
         self.len - 1
