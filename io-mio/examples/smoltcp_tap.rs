@@ -8,9 +8,15 @@
 //! Usage (the device must exist and be up, e.g. `ip tuntap add dev tap1 mode tap`):
 //!
 //! ```text
-//! smoltcp_tap IFNAME ADDR/PREFIX discard PORT
-//! smoltcp_tap IFNAME ADDR/PREFIX chargen PORT BYTES
+//! smoltcp_tap IFNAME ADDR/PREFIX discard PORT [--check-pattern]
+//! smoltcp_tap IFNAME ADDR/PREFIX chargen PORT BYTES [--no-digest]
 //! ```
+//!
+//! The options are those of `sanstcp tap discard` / `chargen`, with the same code and output
+//! (the pattern check is `src/tap/pattern.rs`, compiled in here): `--check-pattern` checks
+//! that every received byte equals its stream offset mod 256 instead of hashing
+//! (`discard: N bytes pattern ok ...` or `... pattern MISMATCH at offset K ...`), and
+//! `--no-digest` sends without hashing (`chargen: sent N bytes in ...`).
 //!
 //! It serves one connection at a time until killed. Socket buffers are 1 MiB each way, as
 //! `sanstcp tap`'s default `--buffer`.
@@ -24,6 +30,14 @@ use smoltcp::phy::{wait as phy_wait, Medium, TunTapInterface};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+
+// The very pattern check of `sanstcp tap discard --check-pattern` (not every function of it
+// is used here).
+#[allow(dead_code)]
+#[path = "../src/tap/pattern.rs"]
+mod pattern;
+
+use pattern::PatternCheck;
 
 const BUFFER: usize = 1 << 20;
 
@@ -40,8 +54,47 @@ fn chargen_period() -> Vec<u8> {
 }
 
 enum Mode {
-    Discard,
-    Chargen(u64),
+    /// Discard; `true`: check the pattern instead of hashing.
+    Discard(bool),
+    /// Chargen of this many bytes per connection; `true`: hash what is sent.
+    Chargen(u64, bool),
+}
+
+/// What is done with every byte moved.
+enum Integrity {
+    /// SHA-256 of the stream.
+    Sha256(Sha256),
+    /// The check against the pattern byte `i` = `i mod 256`.
+    Pattern(PatternCheck),
+    /// Nothing (chargen --no-digest).
+    Count,
+}
+
+impl Integrity {
+    fn for_mode(mode: &Mode) -> Integrity {
+        match mode {
+            Mode::Discard(true) => Integrity::Pattern(PatternCheck::new()),
+            Mode::Discard(false) | Mode::Chargen(_, true) => Integrity::Sha256(Sha256::new()),
+            Mode::Chargen(_, false) => Integrity::Count,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Integrity::Sha256(h) => h.update(data),
+            Integrity::Pattern(p) => p.update(data),
+            Integrity::Count => {}
+        }
+    }
+
+    /// The end of a connection's line, after `discard:` / `chargen: sent`.
+    fn summary(&self, bytes: u64) -> String {
+        match self {
+            Integrity::Sha256(h) => format!("{bytes} bytes sha256 {}", hex(&h.clone().finalize())),
+            Integrity::Pattern(p) => p.summary(),
+            Integrity::Count => format!("{bytes} bytes"),
+        }
+    }
 }
 
 fn hex(d: &[u8]) -> String {
@@ -60,15 +113,20 @@ fn main() -> ExitCode {
     let parsed = (|| -> Result<(String, IpCidr, Mode, u16), String> {
         let [ifname, cidr, mode, port, rest @ ..] = &args[..] else {
             return Err(
-                "usage: smoltcp_tap IFNAME ADDR/PREFIX discard|chargen PORT [BYTES]".into(),
+                "usage: smoltcp_tap IFNAME ADDR/PREFIX discard PORT [--check-pattern] \
+                 | chargen PORT BYTES [--no-digest]"
+                    .into(),
             );
         };
         let port: u16 = port.parse().map_err(|_| format!("bad port {port}"))?;
-        let mode = match (mode.as_str(), rest) {
-            ("discard", []) => Mode::Discard,
-            ("chargen", [n]) => {
-                Mode::Chargen(n.parse().map_err(|_| format!("bad byte count {n}"))?)
-            }
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let mode = match (mode.as_str(), &rest[..]) {
+            ("discard", []) => Mode::Discard(false),
+            ("discard", ["--check-pattern"]) => Mode::Discard(true),
+            ("chargen", [n, flags @ ..]) if matches!(flags, [] | ["--no-digest"]) => Mode::Chargen(
+                n.parse().map_err(|_| format!("bad byte count {n}"))?,
+                flags.is_empty(),
+            ),
             _ => return Err(format!("bad mode {mode} {rest:?}")),
         };
         Ok((ifname.clone(), parse_cidr(cidr)?, mode, port))
@@ -109,9 +167,10 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
     let period = chargen_period();
     eprintln!("smoltcp_tap: listening on {cidr} port {port}");
 
-    // Per connection: bytes moved, the hash, when it started, whether it was reported.
+    // Per connection: bytes moved, the hash (or check), when it started, whether it was
+    // reported.
     let mut bytes = 0u64;
-    let mut hash = Sha256::new();
+    let mut check = Integrity::for_mode(&mode);
     let mut started: Option<std::time::Instant> = None;
     let mut closing = false;
     loop {
@@ -122,14 +181,15 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
             if let Some(t) = started.take() {
                 let secs = t.elapsed().as_secs_f64().max(1e-6);
                 let what = match mode {
-                    Mode::Discard => "discard:",
-                    Mode::Chargen(_) => "chargen: sent",
+                    Mode::Discard(_) => "discard:",
+                    Mode::Chargen(..) => "chargen: sent",
                 };
                 println!(
-                    "{what} {bytes} bytes sha256 {} in {secs:.3} s ({:.1} Mbit/s)",
-                    hex(&std::mem::take(&mut hash).finalize()),
+                    "{what} {} in {secs:.3} s ({:.1} Mbit/s)",
+                    check.summary(bytes),
                     bytes as f64 * 8.0 / secs / 1e6
                 );
+                check = Integrity::for_mode(&mode);
             }
             bytes = 0;
             closing = false;
@@ -144,11 +204,11 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
             started = Some(std::time::Instant::now());
         }
         match mode {
-            Mode::Discard => {
+            Mode::Discard(_) => {
                 while socket.can_recv() {
                     let n = socket
                         .recv(|buf| {
-                            hash.update(&*buf);
+                            check.update(buf);
                             (buf.len(), buf.len())
                         })
                         .unwrap_or(0);
@@ -163,7 +223,7 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
                     closing = true;
                 }
             }
-            Mode::Chargen(total) => {
+            Mode::Chargen(total, _) => {
                 while socket.can_send() && bytes < total {
                     let n = socket
                         .send(|buf| {
@@ -176,7 +236,7 @@ fn serve(ifname: &str, cidr: IpCidr, mode: Mode, port: u16) -> std::io::Result<(
                                 filled += k;
                                 at = 0;
                             }
-                            hash.update(&buf[..want]);
+                            check.update(&buf[..want]);
                             (want, want)
                         })
                         .unwrap_or(0);

@@ -17,6 +17,7 @@ use sanstcp_mio::driver::Driver;
 use sha2::{Digest, Sha256};
 
 use super::http::HttpSession;
+use super::pattern::PatternCheck;
 use super::progress::Totals;
 use super::setup::Plan;
 use super::{ServiceArgs, TapArgs};
@@ -44,13 +45,16 @@ pub fn build(args: &TapArgs, _plan: &Plan) -> Result<Box<dyn Service>> {
         ServiceArgs::Echo(a) => Box::new(Server::new("echo", a.port, families, |_| {
             Box::new(Echo::default())
         })),
-        ServiceArgs::Discard(a) => Box::new(Server::new("discard", a.port, families, |_| {
-            Box::new(Discard::default())
-        })),
+        ServiceArgs::Discard(a) => {
+            let check_pattern = a.check_pattern;
+            Box::new(Server::new("discard", a.port, families, move |_| {
+                Box::new(Discard::new(check_pattern))
+            }))
+        }
         ServiceArgs::Chargen(a) => {
-            let bytes = a.bytes;
+            let (bytes, digest) = (a.bytes, !a.no_digest);
             Box::new(Server::new("chargen", a.port, families, move |_| {
-                Box::new(Chargen::new(bytes))
+                Box::new(Chargen::new(bytes, digest))
             }))
         }
         ServiceArgs::Http(a) => {
@@ -278,17 +282,30 @@ impl Session for Echo {
     }
 }
 
-/// Discard: reads everything, hashing it; prints the count and hash at the end.
+/// What discard does with every byte it reads.
+enum Integrity {
+    /// Hashes it (the default): the line at the end has the SHA-256 of the stream.
+    Sha256(Sha256),
+    /// Checks it against the pattern byte `i` = `i mod 256` (`--check-pattern`).
+    Pattern(PatternCheck),
+}
+
+/// Discard: reads everything, hashing it (or checking it against the pattern); prints the
+/// count and hash (or the verdict) at the end.
 struct Discard {
-    hash: Sha256,
+    check: Integrity,
     bytes: u64,
     started: WallInstant,
 }
 
-impl Default for Discard {
-    fn default() -> Discard {
+impl Discard {
+    fn new(check_pattern: bool) -> Discard {
         Discard {
-            hash: Sha256::new(),
+            check: if check_pattern {
+                Integrity::Pattern(PatternCheck::new())
+            } else {
+                Integrity::Sha256(Sha256::new())
+            },
             bytes: 0,
             started: WallInstant::now(),
         }
@@ -308,17 +325,29 @@ impl Session for Discard {
             match read(net, conn, scratch, "discard", peer) {
                 Io::Done(0) => {
                     let secs = self.started.elapsed().as_secs_f64();
+                    let summary = match &self.check {
+                        Integrity::Sha256(h) => {
+                            format!("{} bytes sha256 {}", self.bytes, hex(&h.clone().finalize()))
+                        }
+                        Integrity::Pattern(p) => {
+                            if p.mismatch().is_some() {
+                                tracing::warn!("discard: {peer}: {}", p.summary());
+                            }
+                            p.summary()
+                        }
+                    };
                     println!(
-                        "discard: {peer}: {} bytes sha256 {} in {secs:.3} s ({:.1} Mbit/s)",
-                        self.bytes,
-                        hex(&self.hash.clone().finalize()),
+                        "discard: {peer}: {summary} in {secs:.3} s ({:.1} Mbit/s)",
                         self.bytes as f64 * 8.0 / secs.max(1e-6) / 1e6
                     );
                     net.close(conn);
                     return true;
                 }
                 Io::Done(n) => {
-                    self.hash.update(&scratch[..n]);
+                    match &mut self.check {
+                        Integrity::Sha256(h) => h.update(&scratch[..n]),
+                        Integrity::Pattern(p) => p.update(&scratch[..n]),
+                    }
                     self.bytes += n as u64;
                     t.rx += n as u64;
                 }
@@ -349,24 +378,24 @@ fn chargen_period() -> Vec<u8> {
 }
 
 /// Chargen: sends `total` bytes of the pattern, half-closes, discards input until the
-/// peer's FIN.
+/// peer's FIN. Hashes what it sends unless `--no-digest`.
 struct Chargen {
     period: Vec<u8>,
     total: u64,
     sent: u64,
-    hash: Sha256,
+    hash: Option<Sha256>,
     shut: bool,
     eof: bool,
     started: WallInstant,
 }
 
 impl Chargen {
-    fn new(total: u64) -> Chargen {
+    fn new(total: u64, digest: bool) -> Chargen {
         Chargen {
             period: chargen_period(),
             total,
             sent: 0,
-            hash: Sha256::new(),
+            hash: digest.then(Sha256::new),
             shut: false,
             eof: false,
             started: WallInstant::now(),
@@ -400,7 +429,9 @@ impl Session for Chargen {
             self.fill(self.sent, &mut scratch[..len]);
             match write(net, conn, &scratch[..len], "chargen", peer) {
                 Io::Done(n) => {
-                    self.hash.update(&scratch[..n]);
+                    if let Some(h) = &mut self.hash {
+                        h.update(&scratch[..n]);
+                    }
                     self.sent += n as u64;
                     t.tx += n as u64;
                     if n < len {
@@ -427,10 +458,13 @@ impl Session for Chargen {
         }
         if self.shut && self.eof {
             let secs = self.started.elapsed().as_secs_f64();
+            let digest = match &self.hash {
+                Some(h) => format!(" sha256 {}", hex(&h.clone().finalize())),
+                None => String::new(),
+            };
             println!(
-                "chargen: {peer}: sent {} bytes sha256 {} in {secs:.3} s ({:.1} Mbit/s)",
+                "chargen: {peer}: sent {} bytes{digest} in {secs:.3} s ({:.1} Mbit/s)",
                 self.sent,
-                hex(&self.hash.clone().finalize()),
                 self.sent as f64 * 8.0 / secs.max(1e-6) / 1e6
             );
             net.close(conn);
@@ -672,7 +706,7 @@ mod tests {
         assert_eq!(p.len(), CHARGEN_PERIOD);
         assert_eq!(&p[..10], b" !\"#$%&'()");
         assert_eq!(&p[70..76], b"fg\r\n!\"");
-        let c = Chargen::new(0);
+        let c = Chargen::new(0, true);
         let mut a = vec![0u8; 20_000];
         c.fill(0, &mut a);
         let mut b = vec![0u8; 5_000];
